@@ -1,0 +1,47 @@
+"""agora: debates between contributed language models.
+
+Each contributed model is an agent with stated values (a persona card); asyncio protocols run rounds of proposal,
+critique, revision and voting over a networkx interaction graph; an aggregator turns ballots into a final answer
+and reports who dissented. ``import agora`` does not import torch.
+"""
+
+from __future__ import annotations
+
+from .backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
+from .debate import Debate, DebateResult
+from .errors import AgoraError, ConfigError, DebateError, ModelNotFoundError, TranscriptError
+from .graph import GraphSpec, build_graph
+from .persona import Persona, load_persona, load_personas
+from .protocol import Protocol, ProtocolSpec, load_protocol
+from .transcript import Transcript
+from .voting import RULES, Ballot, aggregate, register_rule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RULES",
+    "AgoraError",
+    "Backend",
+    "Ballot",
+    "ChatMessage",
+    "ConfigError",
+    "Debate",
+    "DebateError",
+    "DebateResult",
+    "Generation",
+    "GenerationRequest",
+    "GraphSpec",
+    "ModelNotFoundError",
+    "Persona",
+    "Protocol",
+    "ProtocolSpec",
+    "ScriptedBackend",
+    "Transcript",
+    "TranscriptError",
+    "aggregate",
+    "build_graph",
+    "load_persona",
+    "load_personas",
+    "load_protocol",
+    "register_rule",
+]

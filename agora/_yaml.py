@@ -1,0 +1,45 @@
+"""Reading YAML files safely, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
+    """Read ``path`` as a YAML mapping; every failure is a :class:`ConfigError` naming the file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{kind} file not found", source=path) from None
+    except IsADirectoryError:
+        raise ConfigError(f"expected a {kind} file, found a directory", source=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{kind} file is {len(raw)} bytes, larger than the {MAX_CONFIG_BYTES} allowed", source=path
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{kind} file is not UTF-8 text", source=path) from None
+    if "\x00" in text:
+        raise ConfigError(f"{kind} file contains binary data", source=path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"YAML syntax error{where}: {problem}", source=path) from None
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(f"a {kind} must be a YAML mapping, found {found}", source=path)
+    return data

@@ -1,0 +1,205 @@
+"""The ``agora`` command line: run debates, list personas, show transcripts.
+
+User errors print one line naming the file, field or agent and exit with status 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import AgoraError, DebateError
+
+EXIT_USAGE = 2
+
+
+def _progress_printer():
+    """Progress on stderr: a live counter on a terminal, one line per phase otherwise."""
+    from .engine import Progress
+
+    def show(p: Progress) -> None:
+        stream = sys.stderr
+        live = stream.isatty()
+        cr = "\r" if live else ""
+        if not live and p.stage in ("phase", "turn"):
+            return
+        if p.stage == "loading":
+            print(f"loading model(s): {p.detail} ...", file=stream, flush=True)
+        elif p.stage == "phase":
+            print(f"[round {p.round}/{p.rounds}] {p.phase:<9} 0/{p.total}", end="", file=stream, flush=True)
+        elif p.stage == "turn":
+            mark = " ✗" if p.detail else ""
+            print(
+                f"{cr}[round {p.round}/{p.rounds}] {p.phase:<9} {p.done}/{p.total}{mark}",
+                end="",
+                file=stream,
+                flush=True,
+            )
+        elif p.stage == "phase-done":
+            extra = f", {p.detail}" if p.detail else ""
+            print(
+                f"{cr}[round {p.round}/{p.rounds}] {p.phase:<9} {p.done}/{p.total} answered in {p.elapsed_s:.1f} s"
+                f"{extra}",
+                file=stream,
+                flush=True,
+            )
+
+    return show
+
+
+def _default_out(protocol: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("transcripts") / f"{protocol}-{stamp}.jsonl"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .debate import Debate, check_question
+    from .persona import load_personas
+    from .show import render_outcome
+
+    question = check_question(args.question)
+    personas = load_personas(args.personas)
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        known = {p.name for p in personas}
+        for name in wanted:
+            if name not in known:
+                raise AgoraError(
+                    f"no persona named {name!r} (have: {', '.join(sorted(known))})", field="--only"
+                )
+        personas = [p for p in personas if p.name in wanted]
+    debate = Debate(
+        personas,
+        args.protocol,
+        seed=args.seed,
+        rounds=args.rounds,
+        progress=None if args.quiet else _progress_printer(),
+    )
+    out = Path(args.out) if args.out else _default_out(debate.protocol.name)
+    if out.exists() and out.is_dir():
+        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    if not args.quiet:
+        d = debate.describe()
+        print(
+            f"debate '{d['protocol']}': {len(d['agents'])} agents ({', '.join(d['agents'])}), {d['rounds']} rounds, "
+            f"{d['edges']} edges, seed {d['seed']}",
+            file=sys.stderr,
+        )
+    try:
+        result = debate.run_sync(question, out=out)
+    except DebateError as exc:
+        print(f"agora: debate failed: {exc}", file=sys.stderr)
+        print(f"transcript (marked failed): {out}", file=sys.stderr)
+        return 1
+    print()
+    print(f"Question: {question}")
+    print("\n".join(render_outcome(result.outcome)))
+    print(f"\nTranscript: {out}   (read it with: agora show {out})")
+    return 0
+
+
+def cmd_personas(args: argparse.Namespace) -> int:
+    from .persona import load_personas
+    from .show import format_values
+
+    for p in load_personas(args.personas):
+        c = p.contributor
+        print(f"{p.name}")
+        print(f"  model:       {p.model}")
+        print(f"  values:      {format_values(p.values)}")
+        who = ", ".join(x for x in (c.name, c.licence, c.model_card) if x) or "not stated"
+        print(f"  contributor: {who}")
+        print(f"  source:      {p.source}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .show import render
+    from .transcript import Transcript
+
+    print(render(Transcript.load(args.file)))
+    return 0
+
+
+def cmd_protocols(args: argparse.Namespace) -> int:
+    from .protocol import list_protocols, load_protocol
+
+    for path in list_protocols():
+        p = load_protocol(path)
+        phases = ", ".join(ph.name for ph in p.spec.phases)
+        print(f"{p.name:<12} {p.spec.rounds} rounds, graph {p.spec.graph.kind}, phases: {phases}")
+        if p.spec.description:
+            print(f"{'':<12} {p.spec.description}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from .voting import RULES
+
+    for info in RULES.values():
+        print(f"{info.name:<12} {info.summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agora", description="Debates between contributed language models.")
+    parser.add_argument("--version", action="version", version=f"agora {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a debate")
+    run.add_argument(
+        "protocol", nargs="?", default="debate", help="shipped protocol name or spec file (default: debate)"
+    )
+    run.add_argument("--question", "-q", required=True, help="the question to debate")
+    run.add_argument(
+        "--personas",
+        "-p",
+        nargs="+",
+        default=None,
+        help="persona card files or directories (default: the shipped cards)",
+    )
+    run.add_argument("--only", help="comma-separated persona names to keep")
+    run.add_argument("--rounds", type=int, default=None, help="override the protocol's number of rounds")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", "-o", help="transcript file (default: transcripts/PROTOCOL-TIME.jsonl)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=cmd_run)
+
+    personas = sub.add_parser("personas", help="list persona cards")
+    personas.add_argument(
+        "personas", nargs="*", default=None, help="card files or directories (default: shipped)"
+    )
+    personas.set_defaults(func=cmd_personas)
+
+    show = sub.add_parser("show", help="print a transcript readably")
+    show.add_argument("file")
+    show.set_defaults(func=cmd_show)
+
+    sub.add_parser("protocols", help="list the shipped protocols").set_defaults(func=cmd_protocols)
+    sub.add_parser("rules", help="list the aggregation rules").set_defaults(func=cmd_rules)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "personas", None) == []:
+        args.personas = None
+    try:
+        return args.func(args)
+    except AgoraError as exc:
+        print(f"agora: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("agora: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

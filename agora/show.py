@@ -1,0 +1,106 @@
+"""A readable terminal view of a transcript: rounds, phases, who said what to whom, ballots, outcome."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, Transcript
+
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str = "    ") -> str:
+    lines = []
+    for para in text.strip().splitlines() or [""]:
+        lines.extend(
+            textwrap.wrap(para, WIDTH - len(indent), initial_indent=indent, subsequent_indent=indent)
+            or [indent]
+        )
+    return "\n".join(lines)
+
+
+def format_values(values: dict[str, float]) -> str:
+    total = sum(values.values()) or 1.0
+    ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k} {v / total:.0%}" for k, v in ordered)
+
+
+def tally_table(outcome: OutcomeEvent) -> list[str]:
+    rules = [outcome.rule] + [r for r in outcome.scores if r != outcome.rule]
+    cands = [c for tier in outcome.ranking for c in tier]
+    width = max([len(c) for c in cands] + [9])
+    rows = ["  " + "candidate".ljust(width) + "".join(r.rjust(11) for r in rules)]
+    for c in cands:
+        rows.append("  " + c.ljust(width) + "".join(f"{outcome.scores[r].get(c, 0.0):11.2f}" for r in rules))
+    return rows
+
+
+def render_outcome(outcome: OutcomeEvent) -> list[str]:
+    out = [f"Outcome ({outcome.rule}{', weighted' if outcome.weighted else ''}, {outcome.voters} ballots)"]
+    if outcome.winner is None:
+        out.append("  no winner: no valid ballots")
+        return out
+    out.append(f"  Winner: {outcome.winner}")
+    out.append(_wrap(f"Answer: {outcome.answer}", "  "))
+    if outcome.tie_break:
+        out.append(f"  Tie: {outcome.tie_break}")
+    out.extend(tally_table(outcome))
+    others = {r: w for r, w in outcome.winners_by_rule.items() if r != outcome.rule}
+    for rule, winners in others.items():
+        out.append(f"  Under {rule}: {' = '.join(winners) if winners else 'no winner'}")
+    out.append(
+        f"  Dissent: {', '.join(outcome.dissenters) if outcome.dissenters else 'none (every first choice won)'}"
+    )
+    return out
+
+
+def render(transcript: Transcript) -> str:
+    h = transcript.header
+    out: list[str] = []
+    status = transcript.status + (" (last line was cut off and ignored)" if transcript.truncated else "")
+    out.append(f"agora transcript · protocol {h.protocol} · seed {h.seed} · {status}")
+    out.append(f"config {h.config_hash[:12]} · {len(h.agents)} agents · {len(h.graph)} edges")
+    out.append(_wrap(f"Question: {h.question}", ""))
+    out.append("")
+    out.append("Agents:")
+    for p in h.personas:
+        out.append(f"  {p['name']:<12} {p['model']:<24} {format_values(p['values'])}")
+    out.append("")
+    current: tuple[int, str] | None = None
+    events: Iterable[object] = transcript.events[1:]
+    for e in events:
+        if isinstance(e, MessageEvent):
+            if current != (e.round, e.phase):
+                current = (e.round, e.phase)
+                out.append(f"── round {e.round} · {e.phase} " + "─" * 40)
+            to = ", ".join(e.recipients) if e.recipients else "nobody"
+            if e.error:
+                out.append(f"  {e.agent} ✗ failed: {e.error}")
+                continue
+            out.append(f"  {e.agent} → {to}   [{e.completion_tokens} tokens]")
+            out.append(_wrap(e.text))
+        elif isinstance(e, PhaseEvent):
+            if e.failed:
+                out.append(f"  ({e.phase}: {len(e.answered)} answered, failed: {', '.join(e.failed)})")
+        elif isinstance(e, BallotEvent):
+            if current != (-1, "vote"):
+                current = (-1, "vote")
+                out.append("── ballots " + "─" * 40)
+            if e.error:
+                out.append(f"  {e.agent} ✗ ballot failed: {e.error}")
+                continue
+            ranking = " > ".join(" = ".join(t) for t in e.ranking) if e.ranking else "abstained"
+            out.append(f"  {e.agent}: {ranking}   (read by {e.parse}; reply {e.raw.strip()[:60]!r})")
+            for note in e.notes:
+                out.append(f"      note: {note}")
+        elif isinstance(e, OutcomeEvent):
+            out.append("")
+            out.extend(render_outcome(e))
+        elif isinstance(e, EndEvent) and e.status == "failed":
+            out.append("")
+            out.append(f"Debate failed: {e.error}")
+    if transcript.end is None:
+        out.append("")
+        out.append("(transcript ends early: the debate did not finish)")
+    return "\n".join(out)

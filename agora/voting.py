@@ -1,0 +1,161 @@
+"""Aggregation rules: pure functions from ballots to scores, in a registry.
+
+Every rule has one signature::
+
+    rule(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]
+
+and returns a score per candidate (higher is better). :func:`aggregate` turns scores into a ranked outcome with
+ties kept visible and tie-breaking explicit and seeded. Add a rule with ``@register_rule("name", "one line")``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A voter's ranking of candidate ids, best first; each inner list is a tie. Empty means abstention."""
+
+    voter: str
+    ranking: tuple[tuple[str, ...], ...]
+    weight: float = 1.0
+
+    @classmethod
+    def of(cls, voter: str, ranking: Sequence[Sequence[str] | str], weight: float = 1.0) -> Ballot:
+        tiers = tuple((t,) if isinstance(t, str) else tuple(t) for t in ranking)
+        return cls(voter, tuple(t for t in tiers if t), weight)
+
+    @property
+    def top(self) -> tuple[str, ...]:
+        return self.ranking[0] if self.ranking else ()
+
+
+Rule = Callable[[Sequence[Ballot], Sequence[str]], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    name: str
+    summary: str
+    function: Rule
+
+
+RULES: dict[str, RuleInfo] = {}
+
+
+def register_rule(name: str, summary: str) -> Callable[[Rule], Rule]:
+    def deco(fn: Rule) -> Rule:
+        RULES[name] = RuleInfo(name, summary, fn)
+        return fn
+
+    return deco
+
+
+def get_rule(name: str, *, field: str = "aggregation.rule", source: str | None = None) -> RuleInfo:
+    try:
+        return RULES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown aggregation rule {name!r} (available: {', '.join(sorted(RULES))})",
+            source=source,
+            field=field,
+        ) from None
+
+
+def _complete(ballot: Ballot, candidates: Sequence[str]) -> list[tuple[str, ...]]:
+    """The ballot's tiers restricted to ``candidates``, with unranked candidates tied last."""
+    tiers = [tuple(c for c in tier if c in candidates) for tier in ballot.ranking]
+    tiers = [t for t in tiers if t]
+    ranked = {c for t in tiers for c in t}
+    rest = tuple(c for c in candidates if c not in ranked)
+    if rest:
+        tiers.append(rest)
+    return tiers
+
+
+@register_rule(
+    "plurality", "each ballot's first choice gets the voter's weight (split evenly among tied firsts)"
+)
+def plurality(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+    scores = {c: 0.0 for c in candidates}
+    for b in ballots:
+        top = [c for c in b.top if c in scores]
+        for c in top:
+            scores[c] += b.weight / len(top)
+    return scores
+
+
+@register_rule("borda", "n-1 points for first place down to 0 for last; tied candidates share the average")
+def borda(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+    scores = {c: 0.0 for c in candidates}
+    for b in ballots:
+        if not b.ranking:
+            continue
+        below = len(candidates)
+        for tier in _complete(b, candidates):
+            below -= len(tier)
+            for c in tier:
+                scores[c] += b.weight * (below + (len(tier) - 1) / 2)
+    return scores
+
+
+@dataclass
+class Result:
+    """The ranked outcome of one rule."""
+
+    rule: str
+    scores: dict[str, float]
+    ranking: list[list[str]]
+    winner: str | None
+    tied_winners: list[str] = field(default_factory=list)
+    tie_break: str | None = None
+
+    @property
+    def winners(self) -> list[str]:
+        return self.ranking[0] if self.ranking else []
+
+
+def rank_scores(scores: dict[str, float], tolerance: float = 1e-9) -> list[list[str]]:
+    """Group candidates into tiers of equal score, best first (names sorted within a tier)."""
+    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    tiers: list[list[str]] = []
+    last: float | None = None
+    for cand, score in ordered:
+        if last is not None and abs(score - last) <= tolerance:
+            tiers[-1].append(cand)
+        else:
+            tiers.append([cand])
+        last = score
+    return tiers
+
+
+def aggregate(
+    ballots: Sequence[Ballot],
+    candidates: Sequence[str],
+    rule: str = "borda",
+    *,
+    weighted: bool = False,
+    seed: int = 0,
+) -> Result:
+    """Apply ``rule`` and break a tie for first place with a seeded draw (recorded in ``tie_break``)."""
+    info = get_rule(rule)
+    counted = [b if weighted else Ballot(b.voter, b.ranking, 1.0) for b in ballots if b.ranking]
+    scores = info.function(counted, list(candidates))
+    ranking = rank_scores(scores)
+    winner = None
+    tied: list[str] = []
+    tie_break = None
+    if ranking and counted:
+        top = ranking[0]
+        if len(top) == 1:
+            winner = top[0]
+        else:
+            tied = list(top)
+            winner = random.Random(f"{seed}:{rule}:tie").choice(sorted(top))
+            tie_break = f"{len(top)}-way tie for first under {rule}; seeded draw (seed {seed}) chose {winner}"
+    return Result(rule, scores, ranking, winner, tied, tie_break)
