@@ -24,6 +24,9 @@ class ParsedRanking:
         return not self.ranking
 
 
+_LETTER_LINE = r"[A-Z](?:\s*(?:,|>|;|/|\s|-|then)\s*[A-Z])*"
+
+
 def _letters_in(segment: str, labels: set[str]) -> list[str]:
     return [m for m in re.findall(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", segment) if m in labels]
 
@@ -41,12 +44,18 @@ def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
     method = "none"
     explicit = re.search(r"rank(?:ing)?\s*[:=]\s*(.+)", text, flags=re.IGNORECASE)
     if explicit:
-        found = _letters_in(explicit.group(1).split("\n")[0], label_set)
+        segment = explicit.group(1).split("\n")[0]
+        found = _letters_in(segment, label_set)
+        if not found and re.fullmatch(_LETTER_LINE, segment.strip().strip(".*`\"'"), flags=re.IGNORECASE):
+            # "ranking: c, a": a line of nothing but lower-case labels
+            found = _letters_in(segment.upper(), label_set)
+            if found:
+                notes.append("lower-case labels read as capitals")
         method = "ranking-line"
     if not found:
         for line in text.splitlines():
             stripped = line.strip().strip(".*`\"'")
-            if stripped and re.fullmatch(r"[A-Z](?:\s*(?:,|>|;|/|\s|-|then)\s*[A-Z])*", stripped):
+            if stripped and re.fullmatch(_LETTER_LINE, stripped):
                 candidate = _letters_in(stripped, label_set)
                 if candidate:
                     found = candidate

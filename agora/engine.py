@@ -144,10 +144,11 @@ class Engine:
         unique = {id(b): b for b in self.backends.values()}
         self.progress(Progress("loading", detail=", ".join(sorted({b.name for b in unique.values()}))))
         await asyncio.gather(*(b.warm_up() for b in unique.values()))
+        header = self._header(question)  # built before the file opens: a failure here writes nothing
         if out is not None:
             self._writer = TranscriptWriter(out)
         try:
-            self._emit(self._header(question), sync=True)
+            self._emit(header, sync=True)
             await self._rounds(question)
         except BaseException as exc:
             message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"

@@ -69,6 +69,16 @@ class Persona(_Frozen):
         """The card file this persona came from, or a description for personas built in Python."""
         return self._source or f"persona {self.name!r}"
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _no_bool_weights(cls, values: object) -> object:
+        # pydantic turns YAML's true/yes into 1.0 before the check below could see a bool
+        if isinstance(values, dict):
+            for key, weight in values.items():
+                if isinstance(weight, bool):
+                    raise ValueError(f"weight of value {key!r} must be a positive number, got {weight!r}")
+        return values
+
     @field_validator("values")
     @classmethod
     def _check_values(cls, values: dict[str, float]) -> dict[str, float]:

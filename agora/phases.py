@@ -52,6 +52,11 @@ def message_context(m: MessageEvent) -> dict[str, Any]:
     return {"sender": m.agent, "text": m.text, "answer": m.answer, "phase": m.phase, "round": m.round}
 
 
+# "The answer to this question is: No, ..." -> "No, ..."
+_FILLER = re.compile(r"^(?:the\s+)?(?:short\s+|final\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\s*(?:that\s*)?[:,]?\s*",
+                     re.IGNORECASE)
+
+
 def extract_answer(text: str, max_chars: int) -> str:
     """The short answer of a proposal: an ``Answer:`` line if there is one, else the first sentence."""
     text = text.strip()
@@ -64,7 +69,9 @@ def extract_answer(text: str, max_chars: int) -> str:
         first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         parts = re.split(r"(?<=[.!?])\s+", first_line, maxsplit=1)
         answer = parts[0] if parts else ""
-    answer = answer.strip(" *\"'")
+    answer = _FILLER.sub("", answer).strip(" *\"'")
+    if answer[:1].islower():
+        answer = answer[0].upper() + answer[1:]
     if len(answer) > max_chars:
         cut = answer[:max_chars].rsplit(" ", 1)[0]
         answer = (cut or answer[:max_chars]).rstrip(",;:") + "…"

@@ -129,7 +129,7 @@ class Protocol:
 def resolve_protocol_path(name_or_path: str | Path) -> Path:
     """A protocol name (``debate``) resolves to a shipped spec; anything else is a file path."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists() or "/" in str(name_or_path):
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file() or "/" in str(name_or_path):
         return candidate
     shipped = builtin_dir("protocols") / f"{name_or_path}.yaml"
     if not shipped.exists():

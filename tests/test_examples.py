@@ -17,10 +17,14 @@ ARGS: dict[str, list[str]] = {
 NEEDS_MODEL = {"quickstart.py"}
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
-def test_example_runs(name, tmp_path, request):
-    if name in NEEDS_MODEL and "slow" not in request.keywords:
-        request.applymarker(pytest.mark.slow)
+PARAMS = [
+    pytest.param(p.name, marks=pytest.mark.slow if p.name in NEEDS_MODEL else (), id=p.stem)
+    for p in sorted(EXAMPLES.glob("*.py"))
+]
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_example_runs(name, tmp_path):
     cmd = [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
