@@ -53,8 +53,10 @@ def message_context(m: MessageEvent) -> dict[str, Any]:
 
 
 # "The answer to this question is: No, ..." -> "No, ..."
-_FILLER = re.compile(r"^(?:the\s+)?(?:short\s+|final\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\s*(?:that\s*)?[:,]?\s*",
-                     re.IGNORECASE)
+_FILLER = re.compile(
+    r"^(?:the\s+)?(?:short\s+|final\s+)?answer(?:\s+to\s+(?:this|the)\s+question)?\s+is\s*(?:that\s*)?[:,]?\s*",
+    re.IGNORECASE,
+)
 
 
 def extract_answer(text: str, max_chars: int) -> str:

@@ -15,8 +15,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_wheel_ships_personas_and_protocols(tmp_path):
     pytest.importorskip("hatchling", reason="hatchling is in the dev extra")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("agora-*.whl")
@@ -33,8 +46,14 @@ def test_wheel_ships_personas_and_protocols(tmp_path):
         "print(r.builtin_dir('personas'));"
         "print(len(agora.load_personas()), agora.load_protocol('debate').name)"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.split("\n")
     assert str(site) in lines[0] and "_builtin" in lines[0]

@@ -50,7 +50,9 @@ def ring_run(personas, tmp_path_factory):
     order = ["verdant", "enterprise", "hygieia", "libertas"]
     ring = nx.DiGraph([(order[i], order[(i + 1) % 4]) for i in range(4)])
     out = tmp_path_factory.mktemp("ring") / "ring.jsonl"
-    result = Debate(personas, "debate", graph=ring, rounds=1, seed=3, backend=backend).run_sync(QUESTION, out=out)
+    result = Debate(personas, "debate", graph=ring, rounds=1, seed=3, backend=backend).run_sync(
+        QUESTION, out=out
+    )
     return result, backend, ring, out
 
 
@@ -109,8 +111,21 @@ def test_real_transcript_reloads_and_shows(ring_run, capsys):
 
 def test_cli_run_is_deterministic_and_matches_the_api(personas, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", "--question", QUESTION, "--only", "verdant,enterprise,hygieia", "--rounds", "1",
-                 "--seed", "7", "--out", "cli.jsonl"])
+    code = main(
+        [
+            "run",
+            "--question",
+            QUESTION,
+            "--only",
+            "verdant,enterprise,hygieia",
+            "--rounds",
+            "1",
+            "--seed",
+            "7",
+            "--out",
+            "cli.jsonl",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Winner:" in captured.out and "Transcript: cli.jsonl" in captured.out
