@@ -96,8 +96,16 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
             tok.save_pretrained(target)
 
         directory = publish(build, sha)
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # loading from safetensors takes about a second: no bar needed
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
     model.to(device)
     model.eval()
     tokenizer.padding_side = "left"
