@@ -48,7 +48,7 @@ class PromptTemplate:
             raise ConfigError("template is not UTF-8 text", source=self.path) from None
         try:
             parsed = env.parse(source)
-            self._template = env.from_string(source)
+            self._template = env.from_string(parsed)  # compile the tree already parsed
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
                 f"template syntax error at line {exc.lineno}: {exc.message}", source=self.path

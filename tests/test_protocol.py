@@ -143,14 +143,24 @@ def test_yaml_syntax_error_in_spec(protocol_copy):
 
 
 # -- templates -----------------------------------------------------------------------------------------------------
-def test_template_with_undefined_variable_rejected_at_load(protocol_copy):
-    template = protocol_copy.parent / "debate" / "propose.j2"
-    template.write_text("Question: {{ question }}\nAlso: {{ mystery_variable }}\n")
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        # an undefined variable is refused at load, naming the variable
+        ("propose.j2", "Question: {{ question }}\nAlso: {{ mystery_variable }}\n", "mystery_variable"),
+        # a syntax error names the line
+        ("critique.j2", "Question: {{ question }}\n\n{% for m in %}\n{% endfor %}\n", "line 3"),
+    ],
+    ids=["undefined-variable", "syntax-error"],
+)
+def test_bad_template_rejected_at_load_naming_file(protocol_copy, name, source, expected):
+    template = protocol_copy.parent / "debate" / name
+    template.write_text(source)
     with pytest.raises(ConfigError) as info:
         load_protocol(protocol_copy)
     message = str(info.value)
     assert str(template) in message
-    assert "mystery_variable" in message
+    assert expected in message
 
 
 def test_candidates_variable_only_in_vote_templates(protocol_copy):
@@ -158,16 +168,6 @@ def test_candidates_variable_only_in_vote_templates(protocol_copy):
     template.write_text("{% for c in candidates %}{{ c.label }}{% endfor %}")
     with pytest.raises(ConfigError, match="candidates"):
         load_protocol(protocol_copy)
-
-
-def test_template_syntax_error_names_file_and_line(protocol_copy):
-    template = protocol_copy.parent / "debate" / "critique.j2"
-    template.write_text("Question: {{ question }}\n\n{% for m in %}\n{% endfor %}\n")
-    with pytest.raises(ConfigError) as info:
-        load_protocol(protocol_copy)
-    message = str(info.value)
-    assert str(template) in message
-    assert "line 3" in message
 
 
 def test_missing_template_file(protocol_copy):
