@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ModelNotFoundError
-from .base import Backend, ChatMessage, Generation, GenerationRequest
+from .base import (
+    Backend,
+    ChatMessage,
+    Generation,
+    GenerationRequest,
+    ScoreRequest,
+    Scores,
+    ScoringUnsupported,
+)
 from .catalog import CATALOG, locate
 from .scripted import ScriptedBackend
 
@@ -22,6 +30,9 @@ __all__ = [
     "ChatMessage",
     "Generation",
     "GenerationRequest",
+    "ScoreRequest",
+    "Scores",
+    "ScoringUnsupported",
     "ScriptedBackend",
     "resolve_backend",
 ]

@@ -3,11 +3,16 @@
 This is the only module that imports torch and transformers. Personas naming the same model share one loaded
 instance through :class:`ModelPool`; the requests of one phase run as one left-padded batched ``generate``.
 Greedy decoding by default; a request with ``temperature > 0`` samples with its own seeded generator, so its text
-does not depend on which other requests share its batch.
+does not depend on which other requests share its batch. Scoring requests run batched too: every prompt of the
+batch goes through the model once, and its processed state (the KV cache) is shared by all of its continuations.
+
+Placement goes through accelerate's ``device_map``: CPU in float32 by default, CUDA in bfloat16 when present, or
+``device="auto"`` to spread a large model over the devices accelerate finds.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Backend, Generation, GenerationRequest
+from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
 from .batcher import Batcher
 from .cache import file_sha256, publish
 from .catalog import ModelLocation, locate
@@ -28,14 +33,7 @@ from .catalog import ModelLocation, locate
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    LogitsProcessor,
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 log = logging.getLogger("agora.backends.transformers")
 
@@ -54,7 +52,11 @@ def _default_device() -> str:
 
 
 def _default_dtype(device: str) -> torch.dtype:
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+    if (
+        (device.startswith("cuda") or device == "auto")
+        and torch.cuda.is_available()
+        and torch.cuda.is_bf16_supported()
+    ):
         return torch.bfloat16
     return torch.float32
 
@@ -72,9 +74,22 @@ class LoadedModel:
     load_s: float
     executor: ThreadPoolExecutor
     batcher: Batcher[GenerationRequest, Generation]
+    scorer: Batcher[ScoreRequest, Scores]
 
     def memory_bytes(self) -> int:
-        return sum(p.numel() * p.element_size() for p in self.model.parameters())
+        """Bytes held by the model's weights and buffers (shared by every persona that uses it)."""
+        tensors = list(self.model.parameters()) + list(self.model.buffers())
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.ref,
+            "sha256": self.sha256,
+            "device": self.device,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "memory_mb": round(self.memory_bytes() / 2**20, 1),
+            "load_s": round(self.load_s, 3),
+        }
 
 
 def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> tuple[Any, Any, str | None]:
@@ -102,11 +117,13 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
     hf_logging.disable_progress_bar()  # loading from safetensors takes about a second: no bar needed
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+        # accelerate places the weights: one device by name, or "auto" to spread them over what it finds
+        model = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=dtype, use_safetensors=True, device_map=device
+        )
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
-    model.to(device)
     model.eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
@@ -143,13 +160,24 @@ class ModelPool:
                     load_s=time.perf_counter() - start,
                     executor=executor,
                     batcher=None,  # type: ignore[arg-type]
+                    scorer=None,  # type: ignore[arg-type]
                 )
+                # both batchers share the model's one worker thread, so the model never runs two batches at once
                 loaded.batcher = Batcher(lambda reqs, lm=loaded: _generate_batch(lm, reqs), executor)
+                loaded.scorer = Batcher(lambda reqs, lm=loaded: _score_batch(lm, reqs), executor)
                 self._models[key] = loaded
             return loaded
 
     def loaded(self) -> list[LoadedModel]:
         return list(self._models.values())
+
+    def memory_bytes(self) -> int:
+        """Bytes of weights held by every model in the pool."""
+        return sum(lm.memory_bytes() for lm in self.loaded())
+
+    def report(self) -> list[dict[str, Any]]:
+        """One line per loaded model: what it is, where it lives, and the memory its weights hold."""
+        return [lm.describe() for lm in self.loaded()]
 
     def clear(self) -> None:
         with self._lock:
@@ -161,118 +189,293 @@ class ModelPool:
 DEFAULT_POOL = ModelPool()
 
 
-class _RowSampler(LogitsProcessor):
-    """Samples rows with temperature > 0 using each row's own generator; greedy rows are left untouched.
-
-    The chosen token is forced by masking every other logit, so the surrounding greedy ``generate`` picks it.
-    """
-
-    def __init__(self, requests: Sequence[GenerationRequest], generators: list[torch.Generator | None]):
-        self.requests = requests
-        self.generators = generators
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = scores.clone()
-        for row, (req, gen) in enumerate(zip(self.requests, self.generators, strict=True)):
-            if gen is None:
-                continue
-            logits = scores[row].float() / req.temperature
-            probs = torch.softmax(logits, dim=-1)
-            if req.top_p < 1.0:
-                sorted_probs, order = torch.sort(probs, descending=True)
-                keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < req.top_p
-                filtered = torch.zeros_like(probs)
-                filtered[order[keep]] = probs[order[keep]]
-                probs = filtered / filtered.sum()
-            token = torch.multinomial(probs.cpu(), 1, generator=gen).item()
-            scores[row] = float("-inf")
-            scores[row, token] = 0.0
-        return scores
-
-
-class _RowStop(StoppingCriteria):
-    """Stops each row at its own token budget or at one of its stop strings."""
-
-    def __init__(self, requests: Sequence[GenerationRequest], prompt_len: int, tokenizer: Any):
-        self.requests = requests
-        self.prompt_len = prompt_len
-        self.tokenizer = tokenizer
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        generated = input_ids.shape[1] - self.prompt_len
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        for row, req in enumerate(self.requests):
-            if generated >= req.max_new_tokens:
-                done[row] = True
-            elif req.stop:
-                text = self.tokenizer.decode(input_ids[row, self.prompt_len :], skip_special_tokens=True)
-                done[row] = any(s in text for s in req.stop)
-        return done
-
-
 def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
     messages = [m.as_dict() for m in request.messages]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+#: the shortest common prompt prefix (in tokens) worth processing once for a whole batch
+MIN_SHARED_PREFIX = 16
+
+
+def _shared_prefix(rows: Sequence[list[int]]) -> int:
+    """How many leading tokens every row has in common, leaving each row at least one token of its own."""
+    if len(rows) < 2:
+        return 0
+    shortest = min(len(r) for r in rows)
+    n = 0
+    while n < shortest - 1 and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
+def _batch_inputs(
+    rows: Sequence[list[int]], shared: int, pad: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[shared prefix][left padding][own suffix]`` per row, with its attention mask.
+
+    Every row ends at the same column, so the batch decodes in step; padding sits between the shared prefix and each
+    row's own tokens and is masked out (positions follow the mask, so each row sees exactly its own prompt).
+    """
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :shared] = torch.tensor(row[:shared])
+        mask[i, :shared] = 1
+        own = row[shared:]
+        ids[i, width - len(own) :] = torch.tensor(own)
+        mask[i, width - len(own) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+class _Row:
+    """One request's decoding state: its tokens so far, its own sampler, and why it finished."""
+
+    def __init__(self, request: GenerationRequest, eos: set[int]):
+        self.request = request
+        self.eos = eos
+        self.tokens: list[int] = []
+        self.finish: str | None = None
+        self.generator: torch.Generator | None = None
+        if request.temperature > 0:
+            self.generator = torch.Generator(device="cpu")
+            self.generator.manual_seed(request.seed if request.seed is not None else 0)
+
+    def choose(self, logits: torch.Tensor) -> int:
+        """Greedy, or a draw from this row's own seeded generator (so the batch around it does not matter)."""
+        if self.generator is None:
+            return int(logits.argmax())
+        probs = torch.softmax(logits.float().cpu() / self.request.temperature, dim=-1)
+        if self.request.top_p < 1.0:
+            sorted_probs, order = torch.sort(probs, descending=True)
+            drop = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= self.request.top_p
+            probs[order[drop]] = 0.0
+            probs = probs / probs.sum()
+        return int(torch.multinomial(probs, 1, generator=self.generator))
+
+    def add(self, token: int, tokenizer: Any) -> bool:
+        """Record ``token``; return True while the row wants more."""
+        if token in self.eos:
+            self.finish = "stop"
+            return False
+        self.tokens.append(token)
+        if self.request.stop:
+            text = tokenizer.decode(self.tokens, skip_special_tokens=True)
+            if any(s in text for s in self.request.stop):
+                self.finish = "stop"
+                return False
+        if len(self.tokens) >= self.request.max_new_tokens:
+            self.finish = "length"
+            return False
+        return True
+
+
+def _decode(
+    lm: LoadedModel, input_ids: torch.Tensor, mask: torch.Tensor, shared: int, rows: list[_Row]
+) -> None:
+    """Decode a batch step by step; a row that finishes leaves the batch, so it costs nothing more."""
+    model = lm.model
+    cache_arg = _cache_argument(model)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        cache = None
+        if shared:  # the common prefix runs once, for one row, and its cache is copied to every row
+            prefix = model(input_ids=input_ids[:1, :shared], use_cache=True)
+            cache = _cache_of(prefix)
+            cache.batch_repeat_interleave(len(rows))
+        out = model(
+            input_ids=input_ids[:, shared:],
+            attention_mask=mask,
+            position_ids=positions[:, shared:],
+            use_cache=True,
+            logits_to_keep=1,
+            **({cache_arg: cache} if cache is not None else {}),
+        )
+        active = list(range(len(rows)))
+        next_position = positions[:, -1] + 1
+        while True:
+            logits = out.logits[:, -1, :]
+            chosen = [rows[i].choose(logits[k]) for k, i in enumerate(active)]
+            keep = [k for k, i in enumerate(active) if rows[i].add(chosen[k], lm.tokenizer)]
+            if not keep:
+                return
+            cache = _cache_of(out)
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=mask.device)
+                cache.batch_select_indices(index)
+                mask, next_position = mask[index], next_position[index]
+                active = [active[k] for k in keep]
+            tokens = torch.tensor([[chosen[k]] for k in keep], device=mask.device)
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=-1)
+            out = model(
+                input_ids=tokens,
+                attention_mask=mask,
+                position_ids=next_position[:, None],
+                use_cache=True,
+                **{cache_arg: cache},
+            )
+            next_position = next_position + 1
+
+
 def _generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> list[Generation]:
-    """Run one left-padded batched ``generate`` for ``requests`` (called in the model's worker thread)."""
+    """Run one batch of ``requests`` (called in the model's worker thread).
+
+    When the prompts begin alike (the protocol's preamble and the question come before each persona), the common
+    prefix runs once and its KV cache is shared by every row; only each row's own tokens are processed per row.
+    """
     start = time.perf_counter()
     tok = lm.tokenizer
-    prompts = [render_chat(tok, r) for r in requests]
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
-    prompt_len = enc["input_ids"].shape[1]
-    generators: list[torch.Generator | None] = []
-    for r in requests:
-        if r.temperature > 0:
-            g = torch.Generator(device="cpu")
-            g.manual_seed(r.seed if r.seed is not None else 0)
-            generators.append(g)
-        else:
-            generators.append(None)
-    processors = LogitsProcessorList([_RowSampler(requests, generators)] if any(generators) else [])
+    prompts = [tok(render_chat(tok, r), add_special_tokens=False)["input_ids"] for r in requests]
+    shared = _shared_prefix(prompts)
+    input_ids, mask = _batch_inputs(prompts, shared, tok.pad_token_id, lm.model.device)
     eos = lm.model.generation_config.eos_token_id
-    with torch.inference_mode():
-        out = lm.model.generate(
-            **enc,
-            max_new_tokens=max(r.max_new_tokens for r in requests),
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            logits_processor=processors,
-            stopping_criteria=StoppingCriteriaList([_RowStop(requests, prompt_len, tok)]),
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=eos,
-        )
-    elapsed = time.perf_counter() - start
     eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+    rows = [_Row(r, eos_ids) for r in requests]
+    _decode(lm, input_ids, mask, shared, rows)
+    elapsed = time.perf_counter() - start
     results = []
-    for row, req in enumerate(requests):
-        new = out[row, prompt_len:].tolist()[: req.max_new_tokens]
-        finish = "length"
-        for i, token in enumerate(new):
-            if token in eos_ids:
-                new = new[:i]
-                finish = "stop"
-                break
-        text = tok.decode(new, skip_special_tokens=True)
-        for s in req.stop:
+    for prompt, row in zip(prompts, rows, strict=True):
+        text = tok.decode(row.tokens, skip_special_tokens=True)
+        for s in row.request.stop:
             cut = text.find(s)
             if cut >= 0:
                 text = text[:cut]
-                finish = "stop"
         results.append(
             Generation(
                 text=text.strip(),
-                prompt_tokens=int(enc["attention_mask"][row].sum()),
-                completion_tokens=len(new),
-                finish_reason=finish,  # type: ignore[arg-type]
+                prompt_tokens=len(prompt),
+                completion_tokens=len(row.tokens),
+                finish_reason=row.finish or "length",  # type: ignore[arg-type]
+                latency_s=elapsed,
+                batch_size=len(requests),
+                extra={"shared_prefix_tokens": shared} if shared else {},
+            )
+        )
+    return results
+
+
+def _cache_of(output: Any) -> Any:
+    """The KV cache a forward pass returned (``cache`` in recent transformers, ``past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _cache_argument(model: Any) -> str:
+    """The name ``forward`` takes a KV cache under: ``cache`` in recent transformers, ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+#: continuation tokens scored per forward pass; bounds the logits tensor (tokens x vocabulary) a pass holds
+SCORE_TOKENS_PER_PASS = 512
+
+
+def _score_batch(lm: LoadedModel, requests: Sequence[ScoreRequest]) -> list[Scores]:
+    """Log-likelihoods of every request's continuations (called in the model's worker thread).
+
+    Pass 1 runs all prompts (left-padded) once and keeps their KV cache. Pass 2 runs the continuations of every
+    request (right-padded), each row reading its own prompt's cache, so a prompt is processed once however many
+    continuations it has. The first token of a continuation is scored from the prompt's last position.
+    """
+    start = time.perf_counter()
+    tok = lm.tokenizer
+    device = lm.model.device
+    prompts = [render_chat(tok, r) for r in requests]
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    mask = enc["attention_mask"]
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        out = lm.model(
+            input_ids=enc["input_ids"],
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        first = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)  # (prompts, vocab)
+        prompt_cache = _cache_of(out)
+        rows: list[tuple[int, int, list[int]]] = []  # (request, continuation, token ids)
+        for i, req in enumerate(requests):
+            for j, text in enumerate(req.continuations):
+                ids = tok(text, add_special_tokens=False)["input_ids"]
+                rows.append((i, j, ids))
+        totals: dict[tuple[int, int], float] = {}
+        for i, j, ids in rows:
+            totals[(i, j)] = float(first[i, ids[0]])
+        # continuations longer than one token need a second pass over their remaining tokens
+        for chunk in _chunks([row for row in rows if len(row[2]) > 1], SCORE_TOKENS_PER_PASS):
+            _score_chunk(lm, chunk, prompt_cache, mask, totals)
+    elapsed = time.perf_counter() - start
+    results = []
+    for i, req in enumerate(requests):
+        lengths = [len(ids) for k, _, ids in rows if k == i]
+        results.append(
+            Scores(
+                logprobs=tuple(totals[(i, j)] for j in range(len(req.continuations))),
+                tokens=tuple(lengths),
+                prompt_tokens=int(mask[i].sum()),
                 latency_s=elapsed,
                 batch_size=len(requests),
             )
         )
     return results
+
+
+def _chunks(rows: list[tuple[int, int, list[int]]], budget: int) -> list[list[tuple[int, int, list[int]]]]:
+    """Split rows into consecutive groups of at most ``budget`` tokens (a longer row goes alone)."""
+    groups: list[list[tuple[int, int, list[int]]]] = []
+    used = budget
+    for row in rows:
+        if used + len(row[2]) > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(row)
+        used += len(row[2])
+    return groups
+
+
+def _score_chunk(
+    lm: LoadedModel,
+    chunk: Sequence[tuple[int, int, list[int]]],
+    prompt_cache: Any,
+    prompt_mask: torch.Tensor,
+    totals: dict[tuple[int, int], float],
+) -> None:
+    """Add the log-probabilities of tokens 2.. of each continuation in ``chunk`` to ``totals``."""
+    device = prompt_mask.device
+    index = torch.tensor([i for i, _, _ in chunk], device=device)
+    width = max(len(ids) for _, _, ids in chunk) - 1
+    pad = lm.tokenizer.pad_token_id
+    inputs = torch.full((len(chunk), width), pad, dtype=torch.long, device=device)
+    cont_mask = torch.zeros((len(chunk), width), dtype=prompt_mask.dtype, device=device)
+    for row, (_, _, ids) in enumerate(chunk):
+        # feed tokens 1..n-1; position t predicts token t+1
+        inputs[row, : len(ids) - 1] = torch.tensor(ids[:-1], device=device)
+        cont_mask[row, : len(ids) - 1] = 1
+    cache = copy.deepcopy(prompt_cache)
+    cache.batch_select_indices(index)
+    starts = prompt_mask.sum(-1)[index]  # each prompt's real length: the position of its continuation
+    positions = starts[:, None] + torch.arange(width, device=device)[None, :]
+    out = lm.model(
+        input_ids=inputs,
+        attention_mask=torch.cat([prompt_mask[index], cont_mask], dim=-1),
+        position_ids=positions,
+        use_cache=True,
+        **{_cache_argument(lm.model): cache},
+    )
+    logprobs = torch.log_softmax(out.logits.float(), dim=-1)
+    for row, (i, j, ids) in enumerate(chunk):
+        targets = torch.tensor(ids[1:], device=device)
+        picked = logprobs[row, torch.arange(len(ids) - 1, device=device), targets]
+        totals[(i, j)] += float(picked.sum())
+
+
+def _check_continuations(request: ScoreRequest) -> None:
+    for j, text in enumerate(request.continuations):
+        if not text.strip():
+            raise ValueError(f"continuation {j} for agent {request.agent!r} is empty")
 
 
 class TransformersBackend(Backend):
@@ -314,14 +517,24 @@ class TransformersBackend(Backend):
         """Run ``requests`` as one batch in the calling thread (for benchmarks and tests)."""
         return _generate_batch(self.load(), requests)
 
+    async def score(self, request: ScoreRequest) -> Scores:
+        _check_continuations(request)  # here, so one bad request fails alone and not its whole batch
+        if self._loaded is None:
+            await self.warm_up()
+        assert self._loaded is not None
+        return await self._loaded.scorer.submit(request)
+
+    def score_sync(self, requests: Sequence[ScoreRequest]) -> list[Scores]:
+        """Score ``requests`` as one batch in the calling thread (for benchmarks and tests)."""
+        for request in requests:
+            _check_continuations(request)
+        return _score_batch(self.load(), requests)
+
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "transformers", "name": self.name}
         if self._loaded is not None:
-            info.update(
-                sha256=self._loaded.sha256,
-                device=self._loaded.device,
-                dtype=str(self._loaded.dtype).replace("torch.", ""),
-            )
+            loaded = self._loaded.describe()
+            info.update({k: loaded[k] for k in ("sha256", "device", "dtype", "memory_mb")})
         if self.location.licence:
             info["licence"] = self.location.licence
         return info
