@@ -141,8 +141,54 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     from .voting import RULES
 
+    width = max(len(name) for name in RULES)
     for info in RULES.values():
-        print(f"{info.name:<12} {info.summary}")
+        print(f"{info.name:<{width}}  {info.summary}")
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    import json
+
+    from .ballot_file import load_ballots
+    from .voting import RULES, aggregate, get_rule
+
+    candidates, ballots = load_ballots(args.file)
+    names = list(RULES) if args.rule == "all" else [get_rule(args.rule, field="--rule").name]
+    results = []
+    for name in names:
+        try:
+            results.append(aggregate(ballots, candidates, name, weighted=not args.unweighted, seed=args.seed))
+        except AgoraError as exc:  # e.g. nash on non-positive utilities: say which rule, keep the others
+            if len(names) == 1:
+                raise AgoraError(f"{name}: {exc}", source=args.file) from None
+            print(f"agora: {name} skipped: {exc}", file=sys.stderr)
+    if args.json:
+        payload = [
+            {
+                "rule": r.rule,
+                "winner": r.winner,
+                "winners": r.winners,
+                "ranking": r.ranking,
+                "scores": r.scores,
+                "tie_break": r.tie_break,
+                "weighted": not args.unweighted,
+                "ballots": len(ballots),
+            }
+            for r in results
+        ]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        return 0
+    print(
+        f"{len(ballots)} ballots, {len(candidates)} candidates, {'unweighted' if args.unweighted else 'weighted'}"
+    )
+    width = max(len(c) for c in candidates)
+    for r in results:
+        print(f"\n{r.rule}: {r.winner}" + (f"  ({r.tie_break})" if r.tie_break else ""))
+        for place, tier in enumerate(r.ranking, start=1):
+            for c in tier:
+                tie = " (tied)" if len(tier) > 1 else ""
+                print(f"  {place:>2}. {c:<{width}}  {r.scores[c]:10.4g}{tie}")
     return 0
 
 
@@ -182,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("protocols", help="list the shipped protocols").set_defaults(func=cmd_protocols)
     sub.add_parser("rules", help="list the aggregation rules").set_defaults(func=cmd_rules)
+
+    agg = sub.add_parser("aggregate", help="run an aggregation rule on a ballot file (JSON or YAML)")
+    agg.add_argument("file", help="ballot file; see `agora.ballot_file` for the format")
+    agg.add_argument(
+        "--rule", "-r", default="borda", help="rule name from `agora rules`, or 'all' (default: borda)"
+    )
+    agg.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    agg.add_argument("--unweighted", action="store_true", help="count every ballot once, ignoring weights")
+    agg.add_argument("--seed", type=int, default=0, help="seed of the draw that breaks a tie for first")
+    agg.set_defaults(func=cmd_aggregate)
     return parser
 
 

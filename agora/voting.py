@@ -11,24 +11,50 @@ ties kept visible and tie-breaking explicit and seeded. Add a rule with ``@regis
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from .errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Ballot:
-    """A voter's ranking of candidate ids, best first; each inner list is a tie. Empty means abstention."""
+    """A voter's ranking of candidate ids, best first; each inner tuple is a tie. Empty means abstention.
+
+    Scored ballots also carry ``utilities`` (candidate -> utility, higher is better) and approval ballots
+    ``approved``; :meth:`of` derives the ranking from them when none is given.
+    """
 
     voter: str
     ranking: tuple[tuple[str, ...], ...]
     weight: float = 1.0
+    utilities: Mapping[str, float] | None = field(default=None, hash=False)
+    approved: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, voter: str, ranking: Sequence[Sequence[str] | str], weight: float = 1.0) -> Ballot:
+    def of(
+        cls,
+        voter: str,
+        ranking: Sequence[Sequence[str] | str] = (),
+        weight: float = 1.0,
+        *,
+        utilities: Mapping[str, float] | None = None,
+        approved: Sequence[str] | None = None,
+    ) -> Ballot:
         tiers = tuple((t,) if isinstance(t, str) else tuple(t) for t in ranking)
-        return cls(voter, tuple(t for t in tiers if t), weight)
+        tiers = tuple(t for t in tiers if t)
+        if not tiers and utilities:
+            levels = sorted(set(utilities.values()), reverse=True)
+            tiers = tuple(tuple(sorted(c for c, u in utilities.items() if u == v)) for v in levels)
+        elif not tiers and approved:
+            tiers = (tuple(approved),)
+        return cls(
+            voter,
+            tiers,
+            weight,
+            dict(utilities) if utilities is not None else None,
+            tuple(approved) if approved is not None else None,
+        )
 
     @property
     def top(self) -> tuple[str, ...]:
@@ -67,7 +93,7 @@ def get_rule(name: str, *, field: str = "aggregation.rule", source: str | None =
         ) from None
 
 
-def _complete(ballot: Ballot, candidates: Sequence[str]) -> list[tuple[str, ...]]:
+def complete_tiers(ballot: Ballot, candidates: Sequence[str]) -> list[tuple[str, ...]]:
     """The ballot's tiers restricted to ``candidates``, with unranked candidates tied last."""
     tiers = [tuple(c for c in tier if c in candidates) for tier in ballot.ranking]
     tiers = [t for t in tiers if t]
@@ -90,17 +116,25 @@ def plurality(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str,
     return scores
 
 
+def borda_points(ballot: Ballot, candidates: Sequence[str]) -> dict[str, float]:
+    """n-1 points for first place down to 0 for last; tied candidates share the average of their places."""
+    points: dict[str, float] = {}
+    below = len(candidates)
+    for tier in complete_tiers(ballot, candidates):
+        below -= len(tier)
+        for c in tier:
+            points[c] = below + (len(tier) - 1) / 2
+    return points
+
+
 @register_rule("borda", "n-1 points for first place down to 0 for last; tied candidates share the average")
 def borda(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
     scores = {c: 0.0 for c in candidates}
     for b in ballots:
         if not b.ranking:
             continue
-        below = len(candidates)
-        for tier in _complete(b, candidates):
-            below -= len(tier)
-            for c in tier:
-                scores[c] += b.weight * (below + (len(tier) - 1) / 2)
+        for c, p in borda_points(b, candidates).items():
+            scores[c] += b.weight * p
     return scores
 
 
@@ -144,8 +178,8 @@ def aggregate(
 ) -> Result:
     """Apply ``rule`` and break a tie for first place with a seeded draw (recorded in ``tie_break``)."""
     info = get_rule(rule)
-    counted = [b if weighted else Ballot(b.voter, b.ranking, 1.0) for b in ballots if b.ranking]
-    scores = info.function(counted, list(candidates))
+    counted = [b if weighted else replace(b, weight=1.0) for b in ballots if b.ranking]
+    scores = {c: v + 0.0 for c, v in info.function(counted, list(candidates)).items()}  # no -0.0 in reports
     ranking = rank_scores(scores)
     winner = None
     tied: list[str] = []
@@ -159,3 +193,6 @@ def aggregate(
             winner = random.Random(f"{seed}:{rule}:tie").choice(sorted(top))
             tie_break = f"{len(top)}-way tie for first under {rule}; seeded draw (seed {seed}) chose {winner}"
     return Result(rule, scores, ranking, winner, tied, tie_break)
+
+
+from . import rules as _rules  # noqa: E402,F401  (registers the other rules)

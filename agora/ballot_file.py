@@ -1,0 +1,113 @@
+"""Ballot files for ``agora aggregate``: any rule on any ballots, outside a debate.
+
+A ballot file is JSON (or YAML)::
+
+    {
+      "candidates": ["A", "B", "C"],                         # optional: else every candidate a ballot names
+      "ballots": [
+        {"voter": "alice", "ranking": ["A", ["B", "C"]]},    # best first; an inner list is a tie
+        {"voter": "bob", "ranking": ["B", "A", "C"], "weight": 2},
+        {"voter": "carol", "utilities": {"A": 0.2, "B": 0.5, "C": 0.3}},   # ranking follows the utilities
+        {"voter": "dan", "approved": ["B", "C"]}              # approval ballot
+      ]
+    }
+
+Each ballot needs at least one of ``ranking``, ``utilities`` and ``approved``; ``weight`` (default 1) counts when
+aggregating with weights. Candidates a ranking leaves out are tied last.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._yaml import read_yaml_mapping
+from .errors import ConfigError, pydantic_error_line
+from .voting import Ballot
+
+MAX_BALLOTS = 100_000
+
+
+class BallotEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    voter: str = Field(min_length=1, max_length=200)
+    ranking: list[str | list[str]] = Field(default_factory=list)
+    weight: float = Field(default=1.0, ge=0.0)
+    utilities: dict[str, float] | None = None
+    approved: list[str] | None = None
+
+    @field_validator("weight")
+    @classmethod
+    def _finite_weight(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("weight must be a finite number")
+        return value
+
+    @field_validator("utilities")
+    @classmethod
+    def _finite_utilities(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not all(math.isfinite(v) for v in value.values()):
+            raise ValueError("utilities must be finite numbers")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_preference(self) -> BallotEntry:
+        if not self.ranking and not self.utilities and self.approved is None:
+            raise ValueError("a ballot needs a ranking, utilities or approved")
+        named = [c for tier in self.ranking for c in ([tier] if isinstance(tier, str) else tier)]
+        if len(named) != len(set(named)):
+            raise ValueError("a ranking names a candidate twice")
+        return self
+
+    def names(self) -> set[str]:
+        named = {c for tier in self.ranking for c in ([tier] if isinstance(tier, str) else tier)}
+        return named | set(self.utilities or {}) | set(self.approved or [])
+
+
+class BallotFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: list[str] | None = Field(default=None, min_length=1)
+    ballots: list[BallotEntry] = Field(min_length=1, max_length=MAX_BALLOTS)
+
+
+def load_ballots(path: str | Path) -> tuple[list[str], list[Ballot]]:
+    """Read a ballot file; every problem is a :class:`ConfigError` naming the file and the field."""
+    path = Path(path)
+    data = read_yaml_mapping(path, "ballot file")
+    try:
+        parsed = BallotFile.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error_line(exc, path, "ballot file") from None
+    named = sorted(set().union(*(b.names() for b in parsed.ballots)))
+    candidates = parsed.candidates or named
+    if len(set(candidates)) != len(candidates):
+        raise ConfigError("a candidate is listed twice", source=path, field="candidates")
+    voters = [b.voter for b in parsed.ballots]
+    for i, entry in enumerate(parsed.ballots):
+        unknown = sorted(entry.names() - set(candidates))
+        if unknown:
+            raise ConfigError(
+                f"ballot of {entry.voter!r} names {unknown[0]!r}, which is not a candidate",
+                source=path,
+                field=f"ballots.{i}",
+            )
+        if voters.count(entry.voter) > 1:
+            raise ConfigError(
+                f"voter {entry.voter!r} has more than one ballot", source=path, field=f"ballots.{i}"
+            )
+        if entry.utilities is not None and set(entry.utilities) != set(candidates):
+            missing = sorted(set(candidates) - set(entry.utilities))
+            raise ConfigError(
+                f"ballot of {entry.voter!r} has no utility for {missing[0]!r}",
+                source=path,
+                field=f"ballots.{i}.utilities",
+            )
+    ballots = [
+        Ballot.of(b.voter, b.ranking, b.weight, utilities=b.utilities, approved=b.approved)
+        for b in parsed.ballots
+    ]
+    return list(candidates), ballots

@@ -1,0 +1,151 @@
+"""Hand-computed outcomes of the rules, cardinal ballots, ballot files and `agora aggregate`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agora import Ballot, ConfigError, aggregate
+from agora.ballot_file import load_ballots
+from agora.cli import main
+from agora.rules import KEMENY_MAX_CANDIDATES, approvals, utilities
+
+ABC = ["A", "B", "C"]
+# A Condorcet cycle: A beats B, B beats C, C beats A, by different margins.
+CYCLE = [
+    Ballot.of("x", ["A", "B", "C"], 4),
+    Ballot.of("y", ["B", "C", "A"], 3),
+    Ballot.of("z", ["C", "A", "B"], 2),
+]
+
+
+def winners(ballots, rule, candidates=ABC):
+    return aggregate(ballots, candidates, rule, weighted=True).winners
+
+
+def test_cycle_is_resolved_by_the_strongest_margins():
+    # margins: A>B 6-3 (+3), B>C 7-2 (+5), C>A 5-4 (+1): the weakest defeat (C over A) is dropped
+    for rule in ("schulze", "ranked_pairs", "kemeny_young", "minimax"):
+        assert winners(CYCLE, rule) == ["A"], rule
+    assert sorted(winners(CYCLE, "copeland")) == ["A", "B", "C"]  # one win each: a visible three-way tie
+
+
+def test_instant_runoff_eliminates_the_fewest_first_choices():
+    # firsts: A 4, B 3, C 2 -> C out; C's 2 go to A -> A 6 of 9
+    result = aggregate(CYCLE, ABC, "instant_runoff", weighted=True)
+    assert result.winners == ["A"]
+    assert result.ranking[-1] == ["C"]
+
+
+def test_cardinal_rules_use_the_ballots_utilities():
+    ballots = [
+        Ballot.of("rich", utilities={"A": 0.9, "B": 0.6, "C": 0.0001}),
+        Ballot.of("poor", utilities={"A": 0.05, "B": 0.5, "C": 0.99}),
+    ]
+    assert ballots[0].ranking == (("A",), ("B",), ("C",))  # the ranking follows the utilities
+    assert aggregate(ballots, ABC, "score").scores == pytest.approx({"A": 0.95, "B": 1.1, "C": 0.9901})
+    assert winners(ballots, "score") == ["B"]
+    assert winners(ballots, "maximin") == ["B"]  # B's worst-off voter gets 0.5
+    assert winners(ballots, "nash") == ["B"]  # 0.6 * 0.5 beats 0.9 * 0.05 and 0.0001 * 0.99
+    assert sorted(winners(ballots, "approval")) == ["A", "B", "C"]  # each approves what is above its mean
+
+
+def test_ranking_only_ballots_get_borda_utilities_and_first_tier_approval():
+    ballot = Ballot.of("v", ["B", ["A", "C"]])
+    assert utilities(ballot, ABC) == {"B": 1.0, "A": pytest.approx(0.5), "C": pytest.approx(0.5)}
+    assert approvals(ballot, ABC) == {"B"}
+    assert approvals(Ballot.of("w", approved=["A", "C"]), ABC) == {"A", "C"}
+
+
+def test_nash_refuses_non_positive_utilities_naming_the_voter():
+    with pytest.raises(ConfigError, match="'zed'"):
+        aggregate([Ballot.of("zed", utilities={"A": 0.0, "B": 1.0, "C": 0.5})], ABC, "nash")
+
+
+def test_kemeny_young_limits_its_exact_search():
+    many = [f"c{i}" for i in range(KEMENY_MAX_CANDIDATES + 1)]
+    with pytest.raises(ConfigError, match="kemeny_young"):
+        aggregate([Ballot.of("v", many)], many, "kemeny_young")
+
+
+# -- ballot files and the command ----------------------------------------------------------------------------------
+FILE = {
+    "ballots": [
+        {"voter": "alice", "ranking": ["A", ["B", "C"]]},
+        {"voter": "bob", "ranking": ["B", "A", "C"], "weight": 2},
+        {"voter": "carol", "utilities": {"A": 0.2, "B": 0.5, "C": 0.3}},
+        {"voter": "dan", "approved": ["B", "C"]},
+    ]
+}
+
+
+def write(tmp_path, data, name="ballots.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_ballot_file_loads_every_kind_of_ballot(tmp_path):
+    candidates, ballots = load_ballots(write(tmp_path, FILE))
+    assert candidates == ABC
+    assert [b.voter for b in ballots] == ["alice", "bob", "carol", "dan"]
+    assert ballots[1].weight == 2
+    assert ballots[2].ranking == (("B",), ("C",), ("A",))
+    assert ballots[3].approved == ("B", "C")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("{not json", "syntax error at line 1"),
+        ({"ballots": []}, "ballots"),
+        ({"ballots": [{"voter": "a"}]}, "ranking, utilities or approved"),
+        ({"ballots": [{"voter": "a", "ranking": ["A"], "weight": -1}]}, "ballots.0.weight"),
+        ({"ballots": [{"voter": "a", "ranking": ["A"], "colour": "red"}]}, "unknown field"),
+        ({"ballots": [{"voter": "a", "ranking": ["A", "A"]}]}, "twice"),
+        ({"candidates": ["A"], "ballots": [{"voter": "a", "ranking": ["B"]}]}, "not a candidate"),
+        (
+            {"ballots": [{"voter": "a", "ranking": ["A"]}, {"voter": "a", "ranking": ["B"]}]},
+            "more than one ballot",
+        ),
+        (
+            {"candidates": ["A", "B"], "ballots": [{"voter": "a", "utilities": {"A": 1}}]},
+            "no utility for 'B'",
+        ),
+    ],
+)
+def test_bad_ballot_files_name_the_file_and_field(tmp_path, data, expected):
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_ballots(path)
+    assert expected in str(info.value)
+    assert "ballots.json" in str(info.value)
+
+
+def test_aggregate_command_prints_the_outcome_and_json(tmp_path, capsys):
+    path = write(tmp_path, FILE)
+    assert main(["aggregate", str(path), "--rule", "borda"]) == 0
+    out = capsys.readouterr().out
+    assert "borda: B" in out and "4 ballots, 3 candidates, weighted" in out
+    assert main(["aggregate", str(path), "--rule", "schulze", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["rule"] == "schulze" and payload["winner"] == "B"
+    assert payload["ranking"] == [["B"], ["A"], ["C"]]
+    assert main(["aggregate", str(path), "--rule", "all", "--json"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert {r["rule"] for r in everything} >= {"plurality", "borda", "schulze", "kemeny_young", "nash"}
+
+
+def test_aggregate_command_refuses_unknown_rules_and_bad_files(tmp_path, capsys):
+    path = write(tmp_path, FILE)
+    assert main(["aggregate", str(path), "--rule", "nope"]) == 2
+    assert "unknown aggregation rule 'nope'" in capsys.readouterr().err
+    assert main(["aggregate", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
+def test_unweighted_counts_every_ballot_once(tmp_path, capsys):
+    path = write(tmp_path, FILE)
+    assert main(["aggregate", str(path), "--rule", "plurality", "--unweighted", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scores"]["B"] == pytest.approx(2.5)
