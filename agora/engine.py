@@ -21,6 +21,7 @@ import networkx as nx
 
 from .backends.base import Backend, ChatMessage, GenerationRequest
 from .ballots import parse_ranking
+from .candidates import Candidate, merge_answers
 from .errors import AgoraError, DebateError
 from .graph import in_neighbours, out_neighbours
 from .persona import Persona
@@ -345,9 +346,18 @@ class Engine:
         self._check_quorum(r, phase.name, len(answered))
         return list(messages)
 
+    def _candidates(self, latest: dict[str, MessageEvent]) -> list[Candidate]:
+        """Every agent's latest answer, with answers that say the same merged into one candidate."""
+        answers = {n: latest[n].answer or latest[n].text[:200] for n in self.order if n in latest}
+        agg = self.spec.aggregation
+        if not agg.merge:
+            return [Candidate(n, a, (n,)) for n, a in answers.items()]
+        return merge_answers(answers, agg.merge_threshold)
+
     async def _vote(self, question: str, phase: PhaseSpec, r: int, latest: dict[str, MessageEvent]) -> None:
         start = time.perf_counter()
-        candidates = [n for n in self.order if n in latest]
+        merged = self._candidates(latest)
+        candidates = [c.id for c in merged]
         if not candidates:
             raise DebateError("no agent has an answer to vote on")
         if len(candidates) > 26:
@@ -363,9 +373,8 @@ class Engine:
             persona = self.personas[name]
             labels = ballot_order(candidates, self.seed, name)
             context = self._context(question, persona, r, phase, latest.get(name), [])
-            context["candidates"] = [
-                {"label": lab, "text": latest[c].answer or latest[c].text[:200]} for lab, c in labels.items()
-            ]
+            text = {c.id: c.answer for c in merged}
+            context["candidates"] = [{"label": lab, "text": text[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
             gen, error, seconds = await self._call(name, request)
             timing = {"latency_s": round(seconds, 4)}
@@ -437,11 +446,11 @@ class Engine:
             )
         )
         self._check_quorum(r, phase.name, len(valid))
-        self._emit(self._outcome(valid, candidates, latest), sync=True)
+        self._emit(self._outcome(valid, merged), sync=True)
 
-    def _outcome(
-        self, ballots: list[BallotEvent], candidates: list[str], latest: dict[str, MessageEvent]
-    ) -> OutcomeEvent:
+    def _outcome(self, ballots: list[BallotEvent], merged: list[Candidate]) -> OutcomeEvent:
+        candidates = [c.id for c in merged]
+        answers = {c.id: c.answer for c in merged}
         agg = self.spec.aggregation
         counted = [Ballot.of(b.agent, b.ranking, b.weight) for b in ballots]
         main = aggregate(counted, candidates, agg.rule, weighted=agg.weighted, seed=self.seed)
@@ -457,13 +466,14 @@ class Engine:
             rule=main.rule,
             weighted=agg.weighted,
             winner=main.winner,
-            answer=latest[main.winner].answer if main.winner else "",
+            answer=answers[main.winner] if main.winner else "",
             ranking=main.ranking,
             tied_winners=main.tied_winners,
             tie_break=main.tie_break,
             scores=scores,
             winners_by_rule=winners_by_rule,
-            candidates={c: latest[c].answer for c in candidates},
+            candidates=answers,
+            members={c.id: list(c.members) for c in merged},
             dissenters=dissenters,
             voters=len(counted),
         )

@@ -64,6 +64,12 @@ class AggregationSpec(_Frozen):
     report: list[str] = Field(
         default_factory=lambda: ["plurality", "borda"], description="rules also tallied"
     )
+    merge: bool = Field(
+        default=True, description="merge proposals that give the same answer (agora.candidates)"
+    )
+    merge_threshold: float = Field(
+        default=0.7, gt=0.0, le=1.0, description="content-word similarity at which free-text answers merge"
+    )
 
 
 class ProtocolSpec(_Frozen):

@@ -41,8 +41,17 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
     if outcome.winner is None:
         out.append("  no winner: no valid ballots")
         return out
-    out.append(f"  Winner: {outcome.winner}")
+    backers = outcome.members.get(outcome.winner, [outcome.winner])
+    also = (
+        f" (the same answer as {', '.join(b for b in backers if b != outcome.winner)})"
+        if len(backers) > 1
+        else ""
+    )
+    out.append(f"  Winner: {outcome.winner}{also}")
     out.append(_wrap(f"Answer: {outcome.answer}", "  "))
+    merged = {c: m for c, m in outcome.members.items() if len(m) > 1 and c != outcome.winner}
+    for candidate, members in merged.items():
+        out.append(f"  Merged: {candidate} stands for {', '.join(members)}")
     if outcome.tie_break:
         out.append(f"  Tie: {outcome.tie_break}")
     out.extend(tally_table(outcome))

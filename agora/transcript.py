@@ -98,6 +98,9 @@ class OutcomeEvent(_Event):
     scores: dict[str, dict[str, float]] = Field(description="rule -> candidate -> score")
     winners_by_rule: dict[str, list[str]] = Field(default_factory=dict)
     candidates: dict[str, str] = Field(description="candidate id -> its answer")
+    members: dict[str, list[str]] = Field(
+        default_factory=dict, description="candidate id -> the agents whose answers merged into it"
+    )
     dissenters: list[str] = Field(default_factory=list)
     voters: int = 0
 
