@@ -9,6 +9,7 @@ happens.
 from __future__ import annotations
 
 import asyncio
+import math
 import platform
 import sys
 import time
@@ -19,9 +20,10 @@ from typing import Any
 
 import networkx as nx
 
-from .backends.base import Backend, ChatMessage, GenerationRequest
+from .backends.base import Backend, ChatMessage, GenerationRequest, ScoreRequest
 from .ballots import parse_ranking
 from .candidates import Candidate, merge_answers
+from .dissent import dissent, value_conflict
 from .errors import AgoraError, DebateError
 from .graph import in_neighbours, out_neighbours
 from .persona import Persona
@@ -376,6 +378,23 @@ class Engine:
             text = {c.id: c.answer for c in merged}
             context["candidates"] = [{"label": lab, "text": text[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
+            if phase.ballot == "scored":
+                ballot = await self._scored_ballot(name, request, merged, labels)
+                done += 1
+                self.progress(
+                    Progress(
+                        "turn",
+                        r,
+                        self.spec.rounds,
+                        phase.name,
+                        done,
+                        total,
+                        time.perf_counter() - start,
+                        agent=name,
+                        detail=ballot.error or "",
+                    )
+                )
+                return ballot
             gen, error, seconds = await self._call(name, request)
             timing = {"latency_s": round(seconds, 4)}
             done += 1
@@ -448,11 +467,56 @@ class Engine:
         self._check_quorum(r, phase.name, len(valid))
         self._emit(self._outcome(valid, merged), sync=True)
 
+    async def _scored_ballot(
+        self, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]
+    ) -> BallotEvent:
+        """The voter's model scores every candidate answer as its own reply; utilities are the softmax of the
+        mean log-probability per token over the candidates, and the ranking follows them."""
+        persona = self.personas[name]
+        scoring = ScoreRequest(
+            request.messages, tuple(c.answer for c in merged), agent=name, phase=request.phase
+        )
+        start = time.perf_counter()
+        try:
+            scores = await asyncio.wait_for(self.backends[name].score(scoring), self.spec.timeout_s)
+            error = None
+        except asyncio.TimeoutError:
+            error = f"timed out after {self.spec.timeout_s:g} s"
+        except Exception as exc:  # noqa: BLE001 - one voter's fault must not end the debate
+            error = f"{type(exc).__name__}: {exc}"
+        timing = {"latency_s": round(time.perf_counter() - start, 4)}
+        if error is not None:
+            return BallotEvent(
+                agent=name,
+                weight=persona.weight,
+                labels=labels,
+                ranking=[],
+                parse="error",
+                error=error,
+                timing=timing,
+            )
+        means = dict(zip((c.id for c in merged), scores.mean_logprobs, strict=True))
+        top = max(means.values())
+        exp = {c: math.exp(v - top) for c, v in means.items()}
+        total = sum(exp.values())
+        utilities = {c: round(e / total, 6) for c, e in exp.items()}
+        ballot = Ballot.of(name, (), utilities=utilities)
+        return BallotEvent(
+            agent=name,
+            weight=persona.weight,
+            labels=labels,
+            ranking=[list(t) for t in ballot.ranking],
+            parse="scored",
+            utilities=utilities,
+            logprobs={c: round(v, 6) for c, v in means.items()},
+            timing=timing,
+        )
+
     def _outcome(self, ballots: list[BallotEvent], merged: list[Candidate]) -> OutcomeEvent:
         candidates = [c.id for c in merged]
         answers = {c.id: c.answer for c in merged}
         agg = self.spec.aggregation
-        counted = [Ballot.of(b.agent, b.ranking, b.weight) for b in ballots]
+        counted = [Ballot.of(b.agent, b.ranking, b.weight, utilities=b.utilities) for b in ballots]
         main = aggregate(counted, candidates, agg.rule, weighted=agg.weighted, seed=self.seed)
         scores = {main.rule: main.scores}
         winners_by_rule = {main.rule: main.winners}
@@ -475,6 +539,10 @@ class Engine:
             candidates=answers,
             members={c.id: list(c.members) for c in merged},
             dissenters=dissenters,
+            dissent=dissent(counted, main.winner, main.scores),
+            value_conflict=value_conflict(
+                counted, main.winner, {n: dict(p.normalised_values) for n, p in self.personas.items()}
+            ),
             voters=len(counted),
         )
         self.progress(Progress("outcome", detail=outcome.answer))

@@ -47,6 +47,11 @@ class PhaseSpec(_Frozen):
     max_new_tokens: int | None = Field(
         default=None, ge=1, le=4096, description="overrides the persona's setting"
     )
+    ballot: Literal["generated", "scored"] = Field(
+        default="generated",
+        description="vote phases: 'generated' asks for a written ranking; 'scored' reads the voter's model's "
+        "likelihood of each candidate answer as its reply (agora.engine)",
+    )
 
     def runs_in(self, round_index: int, rounds: int) -> bool:
         if self.when == "first":

@@ -58,9 +58,23 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
     others = {r: w for r, w in outcome.winners_by_rule.items() if r != outcome.rule}
     for rule, winners in others.items():
         out.append(f"  Under {rule}: {' = '.join(winners) if winners else 'no winner'}")
-    out.append(
-        f"  Dissent: {', '.join(outcome.dissenters) if outcome.dissenters else 'none (every first choice won)'}"
-    )
+    if outcome.dissent:
+        details = "; ".join(
+            f"{d['agent']} preferred {d['first_choice']} (short by {d['shortfall']:.3g})"
+            for d in outcome.dissent
+        )
+        out.append(_wrap(f"Dissent: {details}", "  "))
+    else:
+        out.append(
+            f"  Dissent: {', '.join(outcome.dissenters) if outcome.dissenters else 'none (every first choice won)'}"
+        )
+    conflict = outcome.value_conflict
+    if conflict.get("opposition"):
+        split = ", ".join(f"{v} {d:+.2f}" for v, d in list(conflict["split"].items())[:4])
+        out.append(_wrap(f"Values, winners' side minus the rest: {split}", "  "))
+        if conflict.get("pulled_apart"):
+            lead, lag = conflict["pulled_apart"]
+            out.append(f"  Pulled apart: {lead} (winners' side) against {lag} (the rest)")
     return out
 
 
@@ -100,6 +114,12 @@ def render(transcript: Transcript) -> str:
                 out.append(f"  {e.agent} ✗ ballot failed: {e.error}")
                 continue
             ranking = " > ".join(" = ".join(t) for t in e.ranking) if e.ranking else "abstained"
+            if e.utilities is not None:
+                shares = ", ".join(
+                    f"{c} {u:.2f}" for c, u in sorted(e.utilities.items(), key=lambda kv: -kv[1])
+                )
+                out.append(f"  {e.agent}: {ranking}   (scored by its model; utilities {shares})")
+                continue
             out.append(f"  {e.agent}: {ranking}   (read by {e.parse}; reply {e.raw.strip()[:60]!r})")
             for note in e.notes:
                 out.append(f"      note: {note}")

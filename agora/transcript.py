@@ -84,6 +84,12 @@ class BallotEvent(_Event):
     parse: str = Field(description="how the ranking was read from the raw text")
     notes: list[str] = Field(default_factory=list, description="every fallback taken while parsing")
     error: str | None = None
+    utilities: dict[str, float] | None = Field(
+        default=None, description="scored ballots: candidate id -> utility (the voter's model's probability)"
+    )
+    logprobs: dict[str, float] | None = Field(
+        default=None, description="scored ballots: candidate id -> mean log-probability per token"
+    )
 
 
 class OutcomeEvent(_Event):
@@ -102,6 +108,12 @@ class OutcomeEvent(_Event):
         default_factory=dict, description="candidate id -> the agents whose answers merged into it"
     )
     dissenters: list[str] = Field(default_factory=list)
+    dissent: list[dict[str, Any]] = Field(
+        default_factory=list, description="per dissenter: first choice and its shortfall (agora.dissent)"
+    )
+    value_conflict: dict[str, Any] = Field(
+        default_factory=dict, description="values of the winners' side and the opposition (agora.dissent)"
+    )
     voters: int = 0
 
 

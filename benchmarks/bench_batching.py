@@ -3,7 +3,7 @@
     python benchmarks/bench_batching.py                 # 4, 8 and 16 agents, 3 repeats (about 10 minutes on 2 cores)
     python benchmarks/bench_batching.py --sizes 4 --repeats 1 --skip-memory --skip-cold-start   # a quick look
 
-Every agent answers the same proposal phase on SmolLM2-135M-Instruct: a prompt of about 150 tokens, 64 new tokens,
+Every agent answers the same proposal phase on SmolLM2-135M-Instruct: a prompt of about 135 tokens, 64 new tokens,
 greedy. The agents are asked for a paragraph, so nearly every answer runs to the 64-token limit and both ways do the
 same work; ``--answers short`` uses the shipped debate's one-sentence proposal instead, where answers stop at their
 own end (20 to 64 tokens) and a batch waits for its longest row. Two ways, in one process, alternating which goes

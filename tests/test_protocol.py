@@ -62,8 +62,6 @@ def test_shipped_templates_render(protocol_copy):
     p = load_protocol(protocol_copy)
     system = p.system_template.render(**context())
     assert "alpha" in system and "desc" in system
-    # the question comes before the persona, so every agent's prompt begins alike and a batch shares that prefix
-    assert system.index("Q?") < system.index("alpha")
     for ph in p.spec.phases:
         extra = {"candidates": [{"label": "A", "text": "yes"}]} if ph.kind == "vote" else {}
         assert "fairness" in p.templates[ph.name].render(**context(phase=ph.name, **extra))

@@ -135,3 +135,28 @@ def test_cli_run_is_deterministic_and_matches_the_api(personas, tmp_path, monkey
     chosen = [p for p in personas if p.name in ("verdant", "enterprise", "hygieia")]
     again = Debate(chosen, "debate", rounds=1, seed=7).run_sync(QUESTION)
     assert again.transcript.content() == from_cli.content()
+
+
+def test_scored_ballots_on_the_real_model_give_utilities_dissent_and_value_conflict(personas, tmp_path):
+    out = tmp_path / "scored.jsonl"
+    result = Debate(personas, protocol="debate_scored", rounds=1, seed=0).run_sync(QUESTION, out=out)
+    t = Transcript.load(out)
+    candidates = set(t.outcome.candidates)
+    assert len(t.ballots) == len(AGENTS)
+    for ballot in t.ballots:
+        assert ballot.error is None and ballot.parse == "scored"
+        assert (
+            set(ballot.utilities) == candidates
+        )  # a utility for every candidate, from the voter's own model
+        assert abs(sum(ballot.utilities.values()) - 1) < 1e-4
+        assert all(lp < 0 for lp in ballot.logprobs.values())
+        assert ballot.ranking[0][0] == max(ballot.utilities, key=ballot.utilities.get)
+    outcome = t.outcome
+    assert outcome.rule == "score" and outcome.winner in candidates
+    assert outcome.scores["score"][outcome.winner] == max(outcome.scores["score"].values())
+    # the dissent and value-conflict report is in the transcript, consistent with the ballots
+    assert [d["agent"] for d in outcome.dissent] == outcome.dissenters
+    conflict = outcome.value_conflict
+    assert sorted(conflict["supporters"] + conflict["opposition"]) == sorted(AGENTS)
+    assert set(conflict["supporters_values"]) <= {v for p in personas for v in p.values}
+    assert result.answer == outcome.answer
