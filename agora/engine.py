@@ -380,23 +380,8 @@ class Engine:
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
             if phase.ballot == "scored":
                 ballot = await self._scored_ballot(name, request, merged, labels)
-                done += 1
-                self.progress(
-                    Progress(
-                        "turn",
-                        r,
-                        self.spec.rounds,
-                        phase.name,
-                        done,
-                        total,
-                        time.perf_counter() - start,
-                        agent=name,
-                        detail=ballot.error or "",
-                    )
-                )
-                return ballot
-            gen, error, seconds = await self._call(name, request)
-            timing = {"latency_s": round(seconds, 4)}
+            else:
+                ballot = await self._generated_ballot(name, request, labels)
             done += 1
             self.progress(
                 Progress(
@@ -408,32 +393,10 @@ class Engine:
                     total,
                     time.perf_counter() - start,
                     agent=name,
-                    detail=error or "",
+                    detail=ballot.error or "",
                 )
             )
-            if error is not None:
-                return BallotEvent(
-                    agent=name,
-                    weight=persona.weight,
-                    labels=labels,
-                    ranking=[],
-                    raw=gen.text if gen else "",
-                    parse="error",
-                    error=error,
-                    timing=timing,
-                )
-            parsed = parse_ranking(gen.text, list(labels))
-            ranking = [[labels[lab] for lab in tier] for tier in parsed.ranking]
-            return BallotEvent(
-                agent=name,
-                weight=persona.weight,
-                labels=labels,
-                ranking=ranking,
-                raw=gen.text,
-                parse=parsed.method,
-                notes=parsed.notes,
-                timing=timing,
-            )
+            return ballot
 
         ballot_events = await asyncio.gather(*(one(n) for n in self.order))
         for b in ballot_events:
@@ -466,6 +429,36 @@ class Engine:
         )
         self._check_quorum(r, phase.name, len(valid))
         self._emit(self._outcome(valid, merged), sync=True)
+
+    async def _generated_ballot(
+        self, name: str, request: GenerationRequest, labels: dict[str, str]
+    ) -> BallotEvent:
+        """The voter writes a ranking of the labelled answers; it is parsed robustly, every fallback noted."""
+        weight = self.personas[name].weight
+        gen, error, seconds = await self._call(name, request)
+        timing = {"latency_s": round(seconds, 4)}
+        if error is not None:
+            return BallotEvent(
+                agent=name,
+                weight=weight,
+                labels=labels,
+                ranking=[],
+                raw=gen.text if gen else "",
+                parse="error",
+                error=error,
+                timing=timing,
+            )
+        parsed = parse_ranking(gen.text, list(labels))
+        return BallotEvent(
+            agent=name,
+            weight=weight,
+            labels=labels,
+            ranking=[[labels[lab] for lab in tier] for tier in parsed.ranking],
+            raw=gen.text,
+            parse=parsed.method,
+            notes=parsed.notes,
+            timing=timing,
+        )
 
     async def _scored_ballot(
         self, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]
