@@ -1,4 +1,4 @@
-"""Ranked ballots: what a voter was shown, and how its reply is read into a ranking.
+"""Written ballots: what a voter was shown, and how its reply is read into a ranking or a set of approvals.
 
 A voter sees the candidates under letter labels (shuffled per voter with a seeded RNG, so no answer profits from
 always being listed first) and is asked for the letters best first. :func:`parse_ranking` reads the reply robustly
@@ -31,18 +31,18 @@ def _letters_in(segment: str, labels: set[str]) -> list[str]:
     return [m for m in re.findall(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", segment) if m in labels]
 
 
-def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
-    """Read a ranking of ``labels`` (``["A", "B", ...]``) from a voter's reply.
+def _read_labels(text: str, labels: list[str], keyword: str) -> tuple[list[str], str, list[str]]:
+    """The labels a reply names, in order, with the method used and every fallback noted.
 
-    Tried in order: a line starting ``Ranking:``; a line made only of labels and separators (``B, A > C``); any
-    standalone capital label in the text (skipping the article ``A`` before a lower-case word). Labels the reply
-    does not mention are tied last. No label at all is an abstention.
+    Tried in order: a line starting with ``keyword`` and a colon (``Ranking:``, ``Approve:``); a line made only of
+    labels and separators (``B, A > C``); any standalone capital label in the text (skipping the article ``A``
+    before a lower-case word). Repeats keep their first mention.
     """
     label_set = set(labels)
     notes: list[str] = []
     found: list[str] = []
     method = "none"
-    explicit = re.search(r"rank(?:ing)?\s*[:=]\s*(.+)", text, flags=re.IGNORECASE)
+    explicit = re.search(keyword + r"\s*[:=]\s*(.+)", text, flags=re.IGNORECASE)
     if explicit:
         segment = explicit.group(1).split("\n")[0]
         found = _letters_in(segment, label_set)
@@ -51,7 +51,7 @@ def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
             found = _letters_in(segment.upper(), label_set)
             if found:
                 notes.append("lower-case labels read as capitals")
-        method = "ranking-line"
+        method = f"{keyword_name(keyword)}-line"
     if not found:
         for line in text.splitlines():
             stripped = line.strip().strip(".*`\"'")
@@ -67,17 +67,46 @@ def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
         if found:
             method = "letters-in-text"
             notes.append("no ranking line; read labels in the order they appear in the text")
-    if not found:
-        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} found: ballot abstains"])
     seen: list[str] = []
     for label in found:
         if label in seen:
             notes.append(f"label {label} repeated: first mention kept")
             continue
         seen.append(label)
+    return seen, method, notes
+
+
+def keyword_name(keyword: str) -> str:
+    return "ranking" if keyword.startswith("rank") else "approval"
+
+
+RANKING_KEYWORD = r"rank(?:ing)?"
+APPROVAL_KEYWORD = r"approv(?:e|ed|al|es)?"
+
+
+def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
+    """Read a ranking of ``labels`` (``["A", "B", ...]``) from a voter's reply (see :func:`_read_labels`).
+
+    Labels the reply does not mention are tied last. No label at all is an abstention.
+    """
+    seen, method, notes = _read_labels(text, labels, RANKING_KEYWORD)
+    if not seen:
+        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} found: ballot abstains"])
     ranking = [[label] for label in seen]
     missing = [label for label in labels if label not in seen]
     if missing:
         ranking.append(missing)
         notes.append(f"unranked {', '.join(missing)} placed last, tied")
     return ParsedRanking(ranking, method, notes)
+
+
+def parse_approval(text: str, labels: list[str]) -> ParsedRanking:
+    """Read the labels a voter approves (an ``Approve:`` line, else as :func:`parse_ranking` falls back).
+
+    The ranking is the approved labels tied first and the rest tied last; approving nothing is an abstention.
+    """
+    seen, method, notes = _read_labels(text, labels, APPROVAL_KEYWORD)
+    if not seen:
+        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} approved: ballot abstains"])
+    rest = [label for label in labels if label not in seen]
+    return ParsedRanking([sorted(seen)] + ([rest] if rest else []), method, notes)

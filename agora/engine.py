@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 
 from .backends.base import Backend, ChatMessage, GenerationRequest, ScoreRequest
-from .ballots import parse_ranking
+from .ballots import parse_approval, parse_ranking
 from .candidates import Candidate, merge_answers
 from .dissent import dissent, value_conflict
 from .errors import AgoraError, DebateError
@@ -381,7 +381,9 @@ class Engine:
             if phase.ballot == "scored":
                 ballot = await self._scored_ballot(name, request, merged, labels)
             else:
-                ballot = await self._generated_ballot(name, request, labels)
+                ballot = await self._generated_ballot(
+                    name, request, labels, approval=phase.ballot == "approval"
+                )
             done += 1
             self.progress(
                 Progress(
@@ -431,9 +433,10 @@ class Engine:
         self._emit(self._outcome(valid, merged), sync=True)
 
     async def _generated_ballot(
-        self, name: str, request: GenerationRequest, labels: dict[str, str]
+        self, name: str, request: GenerationRequest, labels: dict[str, str], approval: bool = False
     ) -> BallotEvent:
-        """The voter writes a ranking of the labelled answers; it is parsed robustly, every fallback noted."""
+        """The voter writes a ranking (or, for approval, the answers it accepts) of the labelled answers; the reply
+        is parsed robustly, every fallback noted."""
         weight = self.personas[name].weight
         gen, error, seconds = await self._call(name, request)
         timing = {"latency_s": round(seconds, 4)}
@@ -448,15 +451,17 @@ class Engine:
                 error=error,
                 timing=timing,
             )
-        parsed = parse_ranking(gen.text, list(labels))
+        parsed = (parse_approval if approval else parse_ranking)(gen.text, list(labels))
+        ranking = [[labels[lab] for lab in tier] for tier in parsed.ranking]
         return BallotEvent(
             agent=name,
             weight=weight,
             labels=labels,
-            ranking=[[labels[lab] for lab in tier] for tier in parsed.ranking],
+            ranking=ranking,
             raw=gen.text,
             parse=parsed.method,
             notes=parsed.notes,
+            approved=ranking[0] if approval and ranking else None,
             timing=timing,
         )
 
@@ -509,7 +514,10 @@ class Engine:
         candidates = [c.id for c in merged]
         answers = {c.id: c.answer for c in merged}
         agg = self.spec.aggregation
-        counted = [Ballot.of(b.agent, b.ranking, b.weight, utilities=b.utilities) for b in ballots]
+        counted = [
+            Ballot.of(b.agent, b.ranking, b.weight, utilities=b.utilities, approved=b.approved)
+            for b in ballots
+        ]
         main = aggregate(counted, candidates, agg.rule, weighted=agg.weighted, seed=self.seed)
         scores = {main.rule: main.scores}
         winners_by_rule = {main.rule: main.winners}

@@ -47,10 +47,10 @@ class PhaseSpec(_Frozen):
     max_new_tokens: int | None = Field(
         default=None, ge=1, le=4096, description="overrides the persona's setting"
     )
-    ballot: Literal["generated", "scored"] = Field(
+    ballot: Literal["generated", "approval", "scored"] = Field(
         default="generated",
-        description="vote phases: 'generated' asks for a written ranking; 'scored' reads the voter's model's "
-        "likelihood of each candidate answer as its reply (agora.engine)",
+        description="vote phases: 'generated' asks for a written ranking; 'approval' for the letters of every "
+        "acceptable answer; 'scored' reads the voter's model's likelihood of each candidate answer as its reply",
     )
 
     def runs_in(self, round_index: int, rounds: int) -> bool:

@@ -87,6 +87,9 @@ class BallotEvent(_Event):
     utilities: dict[str, float] | None = Field(
         default=None, description="scored ballots: candidate id -> utility (the voter's model's probability)"
     )
+    approved: list[str] | None = Field(
+        default=None, description="approval ballots: the candidate ids approved"
+    )
     logprobs: dict[str, float] | None = Field(
         default=None, description="scored ballots: candidate id -> mean log-probability per token"
     )
