@@ -4,7 +4,8 @@ Two answers are the same candidate when
 
 1. their normalised forms are equal: lower case, punctuation and extra spaces removed, a leading filler such as
    "I think" or "in my opinion" dropped; or
-2. they take the same side of a yes/no question (both start with "yes", or both with "no") and nothing else; or
+2. they take the same side of a yes/no question: each is a bare "yes" or "no", or opens with one followed by a
+   punctuation mark ("No, because ..."), and the two agree; or
 3. for free text, both or neither are negated (an odd number of "not", "no", "never", ... once "n't" is spelled
    out), and their content words overlap enough: the Jaccard similarity of their sets of content words (words
    of three letters or more, minus a short list of stop words, with a plural "s" removed) is at least
@@ -119,13 +120,18 @@ def content_words(answer: str) -> frozenset[str]:
     return frozenset(words)
 
 
+_LEADING_STANCE = re.compile(r"^\W*(yes|no)\s*[,.;:!\-–—]", re.IGNORECASE)
+
+
 def stance(answer: str) -> str | None:
-    """'yes' or 'no' when the answer is just that (possibly with a few words of filler), else None."""
+    """'yes' or 'no' when the answer is just that (a few words at most) or opens with it and a punctuation mark
+    ("No, social media should not be banned"); else None ("No cars in the centre" takes no side)."""
     text = normalise(answer)
     match = _YES_NO.match(text)
     if match and len(text.split()) <= 3:
         return match.group(1)
-    return None
+    leading = _LEADING_STANCE.match(answer)
+    return leading.group(1).lower() if leading else None
 
 
 def similarity(a: str, b: str) -> float:

@@ -15,7 +15,14 @@ from agora.candidates import content_words, merge_answers, normalise, same_answe
         ("Yes.", "yes", True),
         ("Yes, absolutely", "YES!", True),
         ("Yes.", "No.", False),
-        ("No", "Yes, cities should ban cars", False),  # a bare stance never merges with free text
+        ("No", "Yes, cities should ban cars", False),
+        (
+            "No.",
+            "No, social media should not be banned for children.",
+            True,
+        ),  # the same side of a yes/no question
+        ("No cars in the centre.", "No.", False),  # "No cars" takes no side
+        ("Free text about parks.", "Yes.", False),
         ("I think cities should ban cars.", "Cities should ban cars!", True),
         (
             "Cities should ban cars from their centres.",
@@ -36,6 +43,7 @@ def test_normalisation_and_words():
     assert normalise("  In my opinion: Cities SHOULD ban cars!! ") == "cities should ban cars"
     assert content_words("The cities should ban cars") == {"citie", "ban", "car"}
     assert stance("No, never.") == "no" and stance("No cars in the centre of town") is None
+    assert stance("Yes - but slowly, over ten years.") == "yes"
     assert similarity("Ban cars.", "ban cars") == 1.0
 
 
