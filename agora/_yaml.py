@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, pydantic_error_line
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -43,3 +46,12 @@ def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ConfigError(f"a {kind} must be a YAML mapping, found {found}", source=path)
     return data
+
+
+def read_model(path: Path, model: type[M], kind: str) -> M:
+    """Read ``path`` and validate it as ``model``; every failure is one :class:`ConfigError` naming file and field."""
+    data = read_yaml_mapping(path, kind)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error_line(exc, path, kind) from None

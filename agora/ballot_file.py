@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ._yaml import read_yaml_mapping
-from .errors import ConfigError, pydantic_error_line
+from ._yaml import read_model
+from .errors import ConfigError
 from .voting import Ballot
 
 MAX_BALLOTS = 100_000
@@ -77,11 +77,7 @@ class BallotFile(BaseModel):
 def load_ballots(path: str | Path) -> tuple[list[str], list[Ballot]]:
     """Read a ballot file; every problem is a :class:`ConfigError` naming the file and the field."""
     path = Path(path)
-    data = read_yaml_mapping(path, "ballot file")
-    try:
-        parsed = BallotFile.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_error_line(exc, path, "ballot file") from None
+    parsed = read_model(path, BallotFile, "ballot file")
     named = sorted(set().union(*(b.names() for b in parsed.ballots)))
     candidates = parsed.candidates or named
     if len(set(candidates)) != len(candidates):

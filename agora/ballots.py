@@ -31,7 +31,7 @@ def _letters_in(segment: str, labels: set[str]) -> list[str]:
     return [m for m in re.findall(r"(?<![A-Za-z])([A-Z])(?![A-Za-z])", segment) if m in labels]
 
 
-def _read_labels(text: str, labels: list[str], keyword: str) -> tuple[list[str], str, list[str]]:
+def _read_labels(text: str, labels: list[str], keyword: str, name: str) -> tuple[list[str], str, list[str]]:
     """The labels a reply names, in order, with the method used and every fallback noted.
 
     Tried in order: a line starting with ``keyword`` and a colon (``Ranking:``, ``Approve:``); a line made only of
@@ -51,7 +51,7 @@ def _read_labels(text: str, labels: list[str], keyword: str) -> tuple[list[str],
             found = _letters_in(segment.upper(), label_set)
             if found:
                 notes.append("lower-case labels read as capitals")
-        method = f"{keyword_name(keyword)}-line"
+        method = f"{name}-line"
     if not found:
         for line in text.splitlines():
             stripped = line.strip().strip(".*`\"'")
@@ -76,10 +76,6 @@ def _read_labels(text: str, labels: list[str], keyword: str) -> tuple[list[str],
     return seen, method, notes
 
 
-def keyword_name(keyword: str) -> str:
-    return "ranking" if keyword.startswith("rank") else "approval"
-
-
 RANKING_KEYWORD = r"rank(?:ing)?"
 APPROVAL_KEYWORD = r"approv(?:e|ed|al|es)?"
 
@@ -89,7 +85,7 @@ def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
 
     Labels the reply does not mention are tied last. No label at all is an abstention.
     """
-    seen, method, notes = _read_labels(text, labels, RANKING_KEYWORD)
+    seen, method, notes = _read_labels(text, labels, RANKING_KEYWORD, "ranking")
     if not seen:
         return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} found: ballot abstains"])
     ranking = [[label] for label in seen]
@@ -105,7 +101,7 @@ def parse_approval(text: str, labels: list[str]) -> ParsedRanking:
 
     The ranking is the approved labels tied first and the rest tied last; approving nothing is an abstention.
     """
-    seen, method, notes = _read_labels(text, labels, APPROVAL_KEYWORD)
+    seen, method, notes = _read_labels(text, labels, APPROVAL_KEYWORD, "approval")
     if not seen:
         return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} approved: ballot abstains"])
     rest = [label for label in labels if label not in seen]

@@ -360,6 +360,7 @@ class Engine:
         start = time.perf_counter()
         merged = self._candidates(latest)
         candidates = [c.id for c in merged]
+        answers = {c.id: c.answer for c in merged}
         if not candidates:
             raise DebateError("no agent has an answer to vote on")
         if len(candidates) > 26:
@@ -375,8 +376,7 @@ class Engine:
             persona = self.personas[name]
             labels = ballot_order(candidates, self.seed, name)
             context = self._context(question, persona, r, phase, latest.get(name), [])
-            text = {c.id: c.answer for c in merged}
-            context["candidates"] = [{"label": lab, "text": text[c]} for lab, c in labels.items()]
+            context["candidates"] = [{"label": lab, "text": answers[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
             if phase.ballot == "scored":
                 ballot = await self._scored_ballot(name, request, merged, labels)

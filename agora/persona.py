@@ -19,10 +19,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from ._yaml import read_yaml_mapping
-from .errors import ConfigError, pydantic_error_line
+from ._yaml import read_model
+from .errors import ConfigError
 from .resources import builtin_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -105,11 +105,7 @@ class Persona(_Frozen):
 def load_persona(path: str | Path) -> Persona:
     """Load one persona card, raising :class:`ConfigError` that names the file and field."""
     path = Path(path)
-    data = read_yaml_mapping(path, "persona card")
-    try:
-        persona = Persona.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_error_line(exc, path, "persona card") from None
+    persona = read_model(path, Persona, "persona card")
     persona._source = str(path)
     return persona
 

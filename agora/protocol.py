@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ._yaml import read_yaml_mapping
+from ._yaml import read_model
 from .errors import ConfigError, pydantic_error_line
 from .graph import GraphSpec
 from .prompts import COMMON_VARIABLES, VOTE_VARIABLES, PromptTemplate, make_environment
@@ -152,11 +152,7 @@ def resolve_protocol_path(name_or_path: str | Path) -> Path:
 def load_protocol(name_or_path: str | Path = "debate") -> Protocol:
     """Load and validate a protocol spec and compile its templates."""
     path = resolve_protocol_path(name_or_path)
-    data = read_yaml_mapping(path, "protocol spec")
-    try:
-        spec = ProtocolSpec.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_error_line(exc, path, "protocol spec") from None
+    spec = read_model(path, ProtocolSpec, "protocol spec")
     return Protocol(spec, path.parent, path)
 
 

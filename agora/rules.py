@@ -18,7 +18,7 @@ Three families:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from .errors import ConfigError
@@ -276,14 +276,21 @@ def approval(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, 
     return scores
 
 
-@register_rule("score", "utilitarian: the largest weighted sum of the voters' utilities")
-def score(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+def _utility_sum(
+    ballots: Sequence[Ballot], candidates: Sequence[str], transform: Callable[[Ballot, str, float], float]
+) -> dict[str, float]:
+    """Sum over ballots of ``weight * transform(ballot, candidate, utility)`` per candidate."""
     scores = {c: 0.0 for c in candidates}
     for ballot in ballots:
         u = utilities(ballot, candidates)
         for c in candidates:
-            scores[c] += ballot.weight * u[c]
+            scores[c] += ballot.weight * transform(ballot, c, u[c])
     return scores
+
+
+@register_rule("score", "utilitarian: the largest weighted sum of the voters' utilities")
+def score(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+    return _utility_sum(ballots, candidates, lambda ballot, c, u: u)
 
 
 @register_rule(
@@ -301,14 +308,12 @@ def maximin(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, f
 
 @register_rule("nash", "Nash welfare: the largest weighted sum of log utilities (utilities must be positive)")
 def nash(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
-    scores = {c: 0.0 for c in candidates}
-    for ballot in ballots:
-        u = utilities(ballot, candidates)
-        for c in candidates:
-            if u[c] <= 0:
-                raise ConfigError(
-                    f"nash needs positive utilities; ballot of {ballot.voter!r} gives {c!r} {u[c]:g}",
-                    field="utilities",
-                )
-            scores[c] += ballot.weight * math.log(u[c])
-    return scores
+    def log_utility(ballot: Ballot, c: str, u: float) -> float:
+        if u <= 0:
+            raise ConfigError(
+                f"nash needs positive utilities; ballot of {ballot.voter!r} gives {c!r} {u:g}",
+                field="utilities",
+            )
+        return math.log(u)
+
+    return _utility_sum(ballots, candidates, log_utility)

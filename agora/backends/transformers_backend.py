@@ -189,9 +189,14 @@ class ModelPool:
 DEFAULT_POOL = ModelPool()
 
 
-def render_chat(tokenizer: Any, request: GenerationRequest) -> str:
+def render_chat(tokenizer: Any, request: GenerationRequest | ScoreRequest) -> str:
     messages = [m.as_dict() for m in request.messages]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _prompt_tokens(tokenizer: Any, requests: Sequence[GenerationRequest | ScoreRequest]) -> list[list[int]]:
+    """Each request's chat prompt, rendered with the model's template and tokenised."""
+    return [tokenizer(render_chat(tokenizer, r), add_special_tokens=False)["input_ids"] for r in requests]
 
 
 #: the shortest common prompt prefix (in tokens) worth processing once for a whole batch
@@ -326,7 +331,7 @@ def _generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> l
     """
     start = time.perf_counter()
     tok = lm.tokenizer
-    prompts = [tok(render_chat(tok, r), add_special_tokens=False)["input_ids"] for r in requests]
+    prompts = _prompt_tokens(tok, requests)
     shared = _shared_prefix(prompts)
     input_ids, mask = _batch_inputs(prompts, shared, tok.pad_token_id, lm.model.device)
     eos = lm.model.generation_config.eos_token_id
@@ -382,13 +387,11 @@ def _score_batch(lm: LoadedModel, requests: Sequence[ScoreRequest]) -> list[Scor
     start = time.perf_counter()
     tok = lm.tokenizer
     device = lm.model.device
-    prompts = [render_chat(tok, r) for r in requests]
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-    mask = enc["attention_mask"]
+    input_ids, mask = _batch_inputs(_prompt_tokens(tok, requests), 0, tok.pad_token_id, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         out = lm.model(
-            input_ids=enc["input_ids"],
+            input_ids=input_ids,
             attention_mask=mask,
             position_ids=positions,
             use_cache=True,
