@@ -30,6 +30,8 @@ def _progress_printer():
             return
         if p.stage == "loading":
             print(f"loading model(s): {p.detail} ...", file=stream, flush=True)
+        elif p.stage == "relevance":
+            print(f"weighing votes by the relevance of {p.detail} ...", file=stream, flush=True)
         elif p.stage == "phase":
             print(f"[round {p.round}/{p.rounds}] {p.phase:<9} 0/{p.total}", end="", file=stream, flush=True)
         elif p.stage == "turn":
@@ -144,6 +146,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
     width = max(len(name) for name in RULES)
     for info in RULES.values():
         print(f"{info.name:<{width}}  {info.summary}")
+    print(
+        "\nEvery rule also runs value-weighted (aggregation.by_values: true): each ballot weighs by the question's "
+        "relevance to the voter's stated values, measured by a judge model (agora.relevance)."
+    )
     return 0
 
 

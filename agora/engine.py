@@ -37,6 +37,7 @@ from .phases import (
     prompt_hash,
 )
 from .protocol import PhaseSpec, Protocol
+from .relevance import agent_weights, measure_relevance
 from .transcript import (
     BallotEvent,
     EndEvent,
@@ -54,8 +55,17 @@ DEFAULT_VOTE_TOKENS = 24
 
 
 @dataclass(frozen=True)
+class _Weighting:
+    """Value-weighted voting: agent -> weight, value -> relevance, or why they could not be measured."""
+
+    weights: dict[str, float]
+    relevance: dict[str, float]
+    error: str | None
+
+
+@dataclass(frozen=True)
 class Progress:
-    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'outcome'."""
+    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'relevance', 'outcome'."""
 
     stage: str
     round: int = 0
@@ -430,7 +440,36 @@ class Engine:
             )
         )
         self._check_quorum(r, phase.name, len(valid))
-        self._emit(self._outcome(valid, merged), sync=True)
+        weighting = await self._value_weights(question) if self.spec.aggregation.by_values else None
+        self._emit(self._outcome(valid, merged, weighting), sync=True)
+
+    def _judge(self) -> Backend:
+        """The backend of the model most personas use (ties: the first in debate order): one judge for all."""
+        models = [self.personas[n].model for n in self.order]
+        common = max(models, key=lambda m: (models.count(m), -models.index(m)))
+        return self.backends[next(n for n in self.order if self.personas[n].model == common)]
+
+    async def _value_weights(self, question: str) -> _Weighting:
+        """Each agent's value-weighted voting weight (agora.relevance). A judge that cannot score leaves every
+        ballot at its plain weight, and the reason is recorded in the outcome."""
+        agg = self.spec.aggregation
+        stated = {n: dict(self.personas[n].normalised_values) for n in self.order}
+        values = sorted({v for vals in stated.values() for v in vals})
+        self.progress(Progress("relevance", detail=f"{len(values)} stated values"))
+        try:
+            measured = await asyncio.wait_for(
+                measure_relevance(self._judge(), question, values), self.spec.timeout_s
+            )
+        except asyncio.TimeoutError:
+            return _Weighting({}, {}, f"timed out after {self.spec.timeout_s:g} s")
+        except Exception as exc:  # noqa: BLE001 - the vote still stands, with equal weights
+            return _Weighting({}, {}, f"{type(exc).__name__}: {exc}")
+        weights = agent_weights(stated, measured.relevance, agg.relevance_floor)
+        return _Weighting(
+            {n: round(w, 6) for n, w in weights.items()},
+            {v: round(x, 6) for v, x in measured.relevance.items()},
+            None,
+        )
 
     async def _generated_ballot(
         self, name: str, request: GenerationRequest, labels: dict[str, str], approval: bool = False
@@ -510,26 +549,36 @@ class Engine:
             timing=timing,
         )
 
-    def _outcome(self, ballots: list[BallotEvent], merged: list[Candidate]) -> OutcomeEvent:
+    def _outcome(
+        self, ballots: list[BallotEvent], merged: list[Candidate], weighting: _Weighting | None = None
+    ) -> OutcomeEvent:
         candidates = [c.id for c in merged]
         answers = {c.id: c.answer for c in merged}
         agg = self.spec.aggregation
+        by_value = weighting.weights if weighting is not None else {}
+        weighted = agg.weighted or bool(by_value)
         counted = [
-            Ballot.of(b.agent, b.ranking, b.weight, utilities=b.utilities, approved=b.approved)
+            Ballot.of(
+                b.agent,
+                b.ranking,
+                (b.weight if agg.weighted else 1.0) * by_value.get(b.agent, 1.0),
+                utilities=b.utilities,
+                approved=b.approved,
+            )
             for b in ballots
         ]
-        main = aggregate(counted, candidates, agg.rule, weighted=agg.weighted, seed=self.seed)
+        main = aggregate(counted, candidates, agg.rule, weighted=weighted, seed=self.seed)
         scores = {main.rule: main.scores}
         winners_by_rule = {main.rule: main.winners}
         for rule in agg.report:
             if rule not in scores:
-                other = aggregate(counted, candidates, rule, weighted=agg.weighted, seed=self.seed)
+                other = aggregate(counted, candidates, rule, weighted=weighted, seed=self.seed)
                 scores[rule] = other.scores
                 winners_by_rule[rule] = other.winners
         dissenters = [b.voter for b in counted if main.winner is not None and main.winner not in b.top]
         outcome = OutcomeEvent(
             rule=main.rule,
-            weighted=agg.weighted,
+            weighted=weighted,
             winner=main.winner,
             answer=answers[main.winner] if main.winner else "",
             ranking=main.ranking,
@@ -545,6 +594,9 @@ class Engine:
                 counted, main.winner, {n: dict(p.normalised_values) for n, p in self.personas.items()}
             ),
             voters=len(counted),
+            weights=by_value,
+            relevance=weighting.relevance if weighting is not None else {},
+            weighting_error=weighting.error if weighting is not None else None,
         )
         self.progress(Progress("outcome", detail=outcome.answer))
         return outcome

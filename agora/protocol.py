@@ -66,6 +66,14 @@ class AggregationSpec(_Frozen):
 
     rule: str = "borda"
     weighted: bool = Field(default=False, description="weigh each ballot by the persona's 'weight'")
+    by_values: bool = Field(
+        default=False,
+        description="value-weighted: weigh each ballot by how relevant the agent's stated values are to the "
+        "question (agora.relevance), times the persona's weight when 'weighted' is also set",
+    )
+    relevance_floor: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="value-weighted: the least weight an agent keeps"
+    )
     report: list[str] = Field(
         default_factory=lambda: ["plurality", "borda"], description="rules also tallied"
     )

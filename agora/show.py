@@ -37,7 +37,16 @@ def tally_table(outcome: OutcomeEvent) -> list[str]:
 
 
 def render_outcome(outcome: OutcomeEvent) -> list[str]:
-    out = [f"Outcome ({outcome.rule}{', weighted' if outcome.weighted else ''}, {outcome.voters} ballots)"]
+    how = ", value-weighted" if outcome.weights else ", weighted" if outcome.weighted else ""
+    out = [f"Outcome ({outcome.rule}{how}, {outcome.voters} ballots)"]
+    if outcome.relevance:
+        ranked = sorted(outcome.relevance.items(), key=lambda kv: -kv[1])
+        out.append(_wrap("Relevance of values: " + ", ".join(f"{v} {x:.2f}" for v, x in ranked), "  "))
+        out.append(_wrap("Weights: " + ", ".join(f"{a} {w:.2f}" for a, w in outcome.weights.items()), "  "))
+    if outcome.weighting_error:
+        out.append(
+            _wrap(f"Value weighting unavailable ({outcome.weighting_error}); ballots counted equally", "  ")
+        )
     if outcome.winner is None:
         out.append("  no winner: no valid ballots")
         return out

@@ -118,6 +118,16 @@ class OutcomeEvent(_Event):
         default_factory=dict, description="values of the winners' side and the opposition (agora.dissent)"
     )
     voters: int = 0
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="value-weighted outcomes: agent -> the weight its ballot counted with",
+    )
+    relevance: dict[str, float] = Field(
+        default_factory=dict, description="value-weighted outcomes: stated value -> relevance to the question"
+    )
+    weighting_error: str | None = Field(
+        default=None, description="why value weighting could not be measured (the ballots then count equally)"
+    )
 
 
 class EndEvent(_Event):
