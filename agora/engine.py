@@ -198,6 +198,8 @@ class Engine:
                 previous = {m.agent: m for m in messages}
                 if phase.kind in ("propose", "revise"):
                     latest.update({m.agent: m for m in messages if m.ok})
+        if self.spec.mediation is not None:
+            await self._mediate(question, rounds, previous, latest)
 
     def _context(
         self,
@@ -240,11 +242,15 @@ class Engine:
             phase=phase.name,
         )
 
-    async def _call(self, name: str, request: GenerationRequest) -> tuple[Any, str | None, float]:
-        """Ask the agent's backend, with the protocol's timeout. Returns (generation, error, seconds)."""
+    async def _call(
+        self, name: str, request: GenerationRequest, backend: Backend | None = None
+    ) -> tuple[Any, str | None, float]:
+        """Ask the agent's backend (or ``backend``), with the protocol's timeout. Returns (generation, error,
+        seconds)."""
         start = time.perf_counter()
+        backend = backend or self.backends[name]
         try:
-            gen = await asyncio.wait_for(self.backends[name].generate(request), self.spec.timeout_s)
+            gen = await asyncio.wait_for(backend.generate(request), self.spec.timeout_s)
         except asyncio.TimeoutError:
             return None, f"timed out after {self.spec.timeout_s:g} s", time.perf_counter() - start
         except Exception as exc:  # noqa: BLE001 - one agent's fault must not end the debate
@@ -300,7 +306,10 @@ class Engine:
         r: int,
         previous: dict[str, MessageEvent],
         latest: dict[str, MessageEvent],
+        shown: list[MessageEvent] | None = None,
     ) -> list[MessageEvent]:
+        """One phase for every agent. Each sees its in-neighbours' messages from ``previous``, or ``shown`` when
+        given (the same messages for everyone)."""
         start = time.perf_counter()
         total = len(self.order)
         self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, total))
@@ -308,7 +317,12 @@ class Engine:
 
         async def one(name: str) -> MessageEvent:
             nonlocal done
-            inbox = [previous[u] for u in in_neighbours(self.graph, name) if u in previous and previous[u].ok]
+            if shown is not None:
+                inbox = list(shown)
+            else:
+                inbox = [
+                    previous[u] for u in in_neighbours(self.graph, name) if u in previous and previous[u].ok
+                ]
             message = await self._turn(question, phase, r, name, inbox, latest.get(name))
             done += 1
             self.progress(
@@ -367,12 +381,26 @@ class Engine:
         return merge_answers(answers, agg.merge_threshold)
 
     async def _vote(self, question: str, phase: PhaseSpec, r: int, latest: dict[str, MessageEvent]) -> None:
-        start = time.perf_counter()
         merged = self._candidates(latest)
+        if not merged:
+            raise DebateError("no agent has an answer to vote on")
+        valid = await self._ballots(question, phase, r, latest, merged)
+        weighting = await self._value_weights(question) if self.spec.aggregation.by_values else None
+        self._emit(self._outcome(valid, merged, weighting), sync=True)
+
+    async def _ballots(
+        self,
+        question: str,
+        phase: PhaseSpec,
+        r: int,
+        latest: dict[str, MessageEvent],
+        merged: list[Candidate],
+    ) -> list[BallotEvent]:
+        """Every agent's ballot over the candidates, emitted with the phase's closing event; returns the valid
+        ballots (the phase fails below the quorum)."""
+        start = time.perf_counter()
         candidates = [c.id for c in merged]
         answers = {c.id: c.answer for c in merged}
-        if not candidates:
-            raise DebateError("no agent has an answer to vote on")
         if len(candidates) > 26:
             raise DebateError(
                 f"ranked ballots support at most 26 candidates, this debate has {len(candidates)}"
@@ -440,14 +468,159 @@ class Engine:
             )
         )
         self._check_quorum(r, phase.name, len(valid))
-        weighting = await self._value_weights(question) if self.spec.aggregation.by_values else None
-        self._emit(self._outcome(valid, merged, weighting), sync=True)
+        return valid
+
+    # -- mediator synthesis -------------------------------------------------------------------------------------
+    async def _mediate(
+        self, question: str, r: int, previous: dict[str, MessageEvent], latest: dict[str, MessageEvent]
+    ) -> None:
+        """Drafts from the mediator, the agents' ranking of them, the chosen draft's critique and one revision."""
+        med = self.spec.mediation
+        assert med is not None
+        phases = self.protocol.mediation_phases()
+        opinions = [latest[n] for n in self.order if n in latest]
+        if not opinions:
+            raise DebateError("no agent has an answer for the mediator to work from")
+        critiques = [m for m in previous.values() if m.kind == "critique" and m.ok]
+        context = {
+            "question": question,
+            "round": r,
+            "opinions": [message_context(m) for m in opinions],
+            "critiques": [message_context(m) for m in critiques],
+            "statement": None,
+        }
+        seen = [m.id for m in opinions + critiques]
+        drafts = await self._mediator_phase(phases["draft"], r, context, seen, med.drafts)
+        written = [d for d in drafts if d.ok]
+        if not written:
+            reasons = "; ".join(sorted({d.error or "" for d in drafts}))
+            raise DebateError(f"round {r}, phase 'draft': the mediator wrote no draft ({reasons})")
+        by_id = {d.id.rsplit(".", 1)[-1]: d for d in written}  # 'mediator-1', ...
+        texts = {key: d.text for key, d in by_id.items()}
+        agg = self.spec.aggregation
+        merged = (
+            merge_answers(texts, agg.merge_threshold)
+            if agg.merge
+            else [Candidate(k, t, (k,)) for k, t in texts.items()]
+        )
+        ballots = await self._ballots(question, phases["rank"], r, latest, merged)
+        weighting = await self._value_weights(question) if agg.by_values else None
+        outcome = self._outcome(ballots, merged, weighting, rule=med.rule)
+        chosen = by_id[outcome.winner] if outcome.winner else written[0]
+        replies = await self._phase(question, phases["critique_draft"], r, {}, latest, shown=[chosen])
+        critiqued = [m for m in replies if m.ok]
+        context.update(statement=chosen.text, critiques=[message_context(m) for m in critiqued])
+        (revision,) = await self._mediator_phase(
+            phases["revise_draft"], r, context, [chosen.id] + [m.id for m in critiqued], 1, greedy=True
+        )
+        final = revision.text if revision.ok else chosen.text
+        mediation = {
+            "mediator": med.name,
+            "model": self.personas[self._judge_name()].model,
+            "drafts": [d.id for d in drafts],
+            "winning_draft": chosen.id,
+            "statement": chosen.text,
+            "revised": revision.ok,
+            "revision_error": revision.error,
+        }
+        self._emit(outcome.model_copy(update={"answer": final, "mediation": mediation}), sync=True)
+
+    async def _mediator_phase(
+        self,
+        phase: PhaseSpec,
+        r: int,
+        context: dict[str, Any],
+        seen: list[str],
+        count: int,
+        greedy: bool = False,
+    ) -> list[MessageEvent]:
+        """``count`` replies from the mediator to one prompt, each sampled with its own seed (greedy: one reply,
+        decoded greedily); emitted with the phase's closing event."""
+        med = self.spec.mediation
+        assert med is not None
+        start = time.perf_counter()
+        self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, count))
+        backend = self._judge()
+        messages = (
+            ChatMessage("system", self.protocol.mediator_template.render(**context)),
+            ChatMessage("user", self.protocol.templates[phase.name].render(**context)),
+        )
+        names = [f"{med.name}-{k}" for k in range(1, count + 1)] if count > 1 else [med.name]
+        requests = [
+            GenerationRequest(
+                messages=messages,
+                max_new_tokens=phase.max_new_tokens or med.max_new_tokens,
+                temperature=0.0 if greedy else med.temperature,
+                top_p=1.0 if greedy else med.top_p,
+                seed=derive_seed(self.seed, name, r, phase.name),
+                agent=name,
+                phase=phase.name,
+            )
+            for name in names
+        ]
+        results = await asyncio.gather(*(self._call(med.name, q, backend) for q in requests))
+        model = self.personas[self._judge_name()].model
+        events = []
+        for name, (gen, error, seconds) in zip(names, results, strict=True):
+            events.append(
+                MessageEvent(
+                    id=message_id(r, phase.name, name),
+                    round=r,
+                    phase=phase.name,
+                    kind="draft" if phase.name == "draft" else phase.kind,
+                    agent=med.name,
+                    model=model,
+                    recipients=list(self.order),
+                    seen=list(seen),
+                    prompt_hash=prompt_hash(messages),
+                    text=gen.text.strip() if gen is not None else "",
+                    answer=gen.text.strip() if gen is not None and error is None else "",
+                    prompt_tokens=gen.prompt_tokens if gen is not None else 0,
+                    completion_tokens=gen.completion_tokens if gen is not None else 0,
+                    finish_reason=gen.finish_reason if gen is not None else None,
+                    error=error,
+                    timing={"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen else 0},
+                )
+            )
+        for e in events:
+            self._emit(e)
+        elapsed = time.perf_counter() - start
+        answered = [n for n, e in zip(names, events, strict=True) if e.ok]
+        failed = [n for n, e in zip(names, events, strict=True) if not e.ok]
+        self._emit(
+            PhaseEvent(
+                round=r,
+                phase=phase.name,
+                kind=events[0].kind,
+                answered=answered,
+                failed=failed,
+                timing={"duration_s": round(elapsed, 4)},
+            ),
+            sync=True,
+        )
+        self.progress(
+            Progress(
+                "phase-done",
+                r,
+                self.spec.rounds,
+                phase.name,
+                len(answered),
+                count,
+                elapsed,
+                detail=f"{len(failed)} failed" if failed else "",
+            )
+        )
+        return events
+
+    def _judge_name(self) -> str:
+        """The first agent (in debate order) on the model most personas use."""
+        models = [self.personas[n].model for n in self.order]
+        common = max(models, key=lambda m: (models.count(m), -models.index(m)))
+        return next(n for n in self.order if self.personas[n].model == common)
 
     def _judge(self) -> Backend:
         """The backend of the model most personas use (ties: the first in debate order): one judge for all."""
-        models = [self.personas[n].model for n in self.order]
-        common = max(models, key=lambda m: (models.count(m), -models.index(m)))
-        return self.backends[next(n for n in self.order if self.personas[n].model == common)]
+        return self.backends[self._judge_name()]
 
     async def _value_weights(self, question: str) -> _Weighting:
         """Each agent's value-weighted voting weight (agora.relevance). A judge that cannot score leaves every
@@ -550,11 +723,16 @@ class Engine:
         )
 
     def _outcome(
-        self, ballots: list[BallotEvent], merged: list[Candidate], weighting: _Weighting | None = None
+        self,
+        ballots: list[BallotEvent],
+        merged: list[Candidate],
+        weighting: _Weighting | None = None,
+        rule: str | None = None,
     ) -> OutcomeEvent:
         candidates = [c.id for c in merged]
         answers = {c.id: c.answer for c in merged}
         agg = self.spec.aggregation
+        rule = rule or agg.rule
         by_value = weighting.weights if weighting is not None else {}
         weighted = agg.weighted or bool(by_value)
         counted = [
@@ -567,7 +745,7 @@ class Engine:
             )
             for b in ballots
         ]
-        main = aggregate(counted, candidates, agg.rule, weighted=weighted, seed=self.seed)
+        main = aggregate(counted, candidates, rule, weighted=weighted, seed=self.seed)
         scores = {main.rule: main.scores}
         winners_by_rule = {main.rule: main.winners}
         for rule in agg.report:

@@ -20,6 +20,8 @@ from .errors import ConfigError
 # Variables every template may use, and those only some phases provide.
 COMMON_VARIABLES = frozenset({"question", "persona", "round", "rounds", "phase", "own", "inbox", "agents"})
 VOTE_VARIABLES = frozenset({"candidates"})
+# What the mediator's templates see (mediator synthesis): the agents' opinions, their critiques, the statement.
+MEDIATOR_VARIABLES = frozenset({"question", "round", "opinions", "critiques", "statement"})
 
 
 def make_environment(directory: Path) -> SandboxedEnvironment:

@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ._yaml import read_model
 from .errors import ConfigError, pydantic_error_line
 from .graph import GraphSpec
-from .prompts import COMMON_VARIABLES, VOTE_VARIABLES, PromptTemplate, make_environment
+from .prompts import (
+    COMMON_VARIABLES,
+    MEDIATOR_VARIABLES,
+    VOTE_VARIABLES,
+    PromptTemplate,
+    make_environment,
+)
 from .resources import builtin_dir
 
 PhaseKind = Literal["propose", "critique", "revise", "vote"]
@@ -85,6 +91,36 @@ class AggregationSpec(_Frozen):
     )
 
 
+class MediationSpec(_Frozen):
+    """Mediator synthesis (after the Habermas Machine, Tessler et al. 2024), run after the rounds instead of a
+    vote: a mediator drafts several group statements from the agents' latest answers (and the last phase's
+    critiques), the agents rank the drafts, ``rule`` picks one, the agents critique it, and the mediator revises it
+    once. The revised statement is the outcome's answer.
+
+    The mediator holds no stated values; it runs on the model most of the debate's personas use."""
+
+    name: str = Field(default="mediator", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+    drafts: int = Field(default=4, ge=2, le=8, description="statements the mediator drafts")
+    temperature: float = Field(
+        default=0.7, gt=0.0, le=2.0, description="sampling the drafts (each its own seed)"
+    )
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(default=96, ge=1, le=4096, description="per draft and for the revision")
+    system_template: str = Field(min_length=1, description="the mediator's system prompt")
+    draft_template: str = Field(min_length=1)
+    rank_template: str = Field(min_length=1, description="each agent ranks the drafts (variable: candidates)")
+    ballot: Literal["generated", "scored"] = "generated"
+    rank_max_new_tokens: int = Field(default=24, ge=1, le=4096)
+    critique_template: str = Field(min_length=1, description="each agent critiques the chosen draft (inbox)")
+    critique_max_new_tokens: int = Field(default=64, ge=1, le=4096)
+    revise_template: str = Field(min_length=1, description="the mediator revises the chosen draft once")
+    rule: str = Field(default="schulze", description="the rule that picks the draft")
+
+
+#: The phases mediator synthesis runs, as they appear in the transcript.
+MEDIATION_PHASES = ("draft", "rank", "critique_draft", "revise_draft")
+
+
 class ProtocolSpec(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
     description: str = ""
@@ -97,6 +133,9 @@ class ProtocolSpec(_Frozen):
     answer_max_chars: int = Field(default=240, ge=10, le=10000)
     quorum: float = Field(
         default=0.5, gt=0.0, le=1.0, description="minimum share of agents that must answer a phase"
+    )
+    mediation: MediationSpec | None = Field(
+        default=None, description="mediator synthesis after the rounds, instead of a vote phase"
     )
 
     @model_validator(mode="after")
@@ -113,6 +152,14 @@ class ProtocolSpec(_Frozen):
         votes = [p for p in self.phases if p.kind == "vote"]
         if len(votes) > 1:
             raise ValueError("a protocol has at most one vote phase")
+        if self.mediation is not None:
+            if votes:
+                raise ValueError(
+                    "a protocol with mediation ends with the mediator's statement, not a vote phase"
+                )
+            clash = sorted(set(names) & set(MEDIATION_PHASES))
+            if clash:
+                raise ValueError(f"phase name {clash[0]!r} is reserved for mediation")
         return self
 
 
@@ -129,6 +176,50 @@ class Protocol:
         for phase in spec.phases:
             allowed = COMMON_VARIABLES | VOTE_VARIABLES if phase.kind == "vote" else COMMON_VARIABLES
             self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
+        med = spec.mediation
+        if med is not None:
+            self.mediator_template = PromptTemplate(env, med.system_template, directory, MEDIATOR_VARIABLES)
+            self.templates["draft"] = PromptTemplate(env, med.draft_template, directory, MEDIATOR_VARIABLES)
+            self.templates["rank"] = PromptTemplate(
+                env, med.rank_template, directory, COMMON_VARIABLES | VOTE_VARIABLES
+            )
+            self.templates["critique_draft"] = PromptTemplate(
+                env, med.critique_template, directory, COMMON_VARIABLES
+            )
+            self.templates["revise_draft"] = PromptTemplate(
+                env, med.revise_template, directory, MEDIATOR_VARIABLES
+            )
+
+    def mediation_phases(self) -> dict[str, PhaseSpec]:
+        """The mediation steps as phase specs (their templates are compiled under these names)."""
+        med = self.spec.mediation
+        if med is None:
+            return {}
+        return {
+            "draft": PhaseSpec(
+                name="draft", kind="propose", template=med.draft_template, max_new_tokens=med.max_new_tokens
+            ),
+            "rank": PhaseSpec(
+                name="rank",
+                kind="vote",
+                template=med.rank_template,
+                when="last",
+                ballot=med.ballot,
+                max_new_tokens=med.rank_max_new_tokens,
+            ),
+            "critique_draft": PhaseSpec(
+                name="critique_draft",
+                kind="critique",
+                template=med.critique_template,
+                max_new_tokens=med.critique_max_new_tokens,
+            ),
+            "revise_draft": PhaseSpec(
+                name="revise_draft",
+                kind="revise",
+                template=med.revise_template,
+                max_new_tokens=med.max_new_tokens,
+            ),
+        }
 
     @property
     def name(self) -> str:

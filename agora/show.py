@@ -57,7 +57,15 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
         else ""
     )
     out.append(f"  Winner: {outcome.winner}{also}")
-    out.append(_wrap(f"Answer: {outcome.answer}", "  "))
+    med = outcome.mediation
+    if med:
+        how = (
+            "revised after the agents' critiques"
+            if med.get("revised")
+            else (f"not revised: {med.get('revision_error')}")
+        )
+        out.append(f"  The agents chose {outcome.winner} of {len(med.get('drafts', []))} drafts; {how}")
+    out.append(_wrap(f"{'Statement' if med else 'Answer'}: {outcome.answer}", "  "))
     merged = {c: m for c, m in outcome.members.items() if len(m) > 1 and c != outcome.winner}
     for candidate, members in merged.items():
         out.append(f"  Merged: {candidate} stands for {', '.join(members)}")
@@ -110,7 +118,8 @@ def render(transcript: Transcript) -> str:
             if e.error:
                 out.append(f"  {e.agent} ✗ failed: {e.error}")
                 continue
-            out.append(f"  {e.agent} → {to}   [{e.completion_tokens} tokens]")
+            speaker = e.id.rsplit(".", 1)[-1] if e.kind == "draft" else e.agent  # 'mediator-2'
+            out.append(f"  {speaker} → {to}   [{e.completion_tokens} tokens]")
             out.append(_wrap(e.text))
         elif isinstance(e, PhaseEvent):
             if e.failed:

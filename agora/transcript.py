@@ -128,6 +128,11 @@ class OutcomeEvent(_Event):
     weighting_error: str | None = Field(
         default=None, description="why value weighting could not be measured (the ballots then count equally)"
     )
+    mediation: dict[str, Any] = Field(
+        default_factory=dict,
+        description="mediator synthesis: the chosen draft ('winning_draft', 'statement'), whether it was revised, "
+        "and why not ('revision_error'); the candidates are then the drafts",
+    )
 
 
 class EndEvent(_Event):

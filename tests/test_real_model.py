@@ -160,3 +160,22 @@ def test_scored_ballots_on_the_real_model_give_utilities_dissent_and_value_confl
     assert sorted(conflict["supporters"] + conflict["opposition"]) == sorted(AGENTS)
     assert set(conflict["supporters_values"]) <= {v for p in personas for v in p.values}
     assert result.answer == outcome.answer
+
+
+def test_mediator_synthesis_on_the_real_model(personas, tmp_path):
+    out = tmp_path / "deliberation.jsonl"
+    three = [p for p in personas if p.name in ("verdant", "enterprise", "libertas")]
+    result = Debate(three, protocol="deliberation", seed=0).run_sync(QUESTION, out=out)
+    t = Transcript.load(out)
+    drafts = t.phase_messages(1, "draft")
+    assert len(drafts) == 4 and all(d.ok and d.text for d in drafts)
+    assert len({d.text for d in drafts}) >= 2  # sampled with their own seeds, the drafts differ
+    for ballot in t.ballots:  # each agent's model scored every (merged) draft
+        assert ballot.parse == "scored" and set(ballot.utilities) == set(t.outcome.candidates)
+    outcome = t.outcome
+    assert outcome.rule == "schulze" and outcome.winner in outcome.candidates
+    critiques = t.phase_messages(1, "critique_draft")
+    assert len(critiques) == 3 and {c.seen[0] for c in critiques} == {outcome.mediation["winning_draft"]}
+    (revision,) = t.phase_messages(1, "revise_draft")
+    assert outcome.mediation["revised"] and outcome.answer == revision.text != ""
+    assert result.answer == outcome.answer
