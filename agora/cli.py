@@ -178,6 +178,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
                 "ranking": r.ranking,
                 "scores": r.scores,
                 "tie_break": r.tie_break,
+                "margin": r.margin,
                 "weighted": not args.unweighted,
                 "ballots": len(ballots),
             }
@@ -190,7 +191,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     )
     width = max(len(c) for c in candidates)
     for r in results:
-        print(f"\n{r.rule}: {r.winner}" + (f"  ({r.tie_break})" if r.tie_break else ""))
+        margin = f"  (margin {r.margin:.4g})" if r.margin is not None and not r.tie_break else ""
+        print(f"\n{r.rule}: {r.winner}{margin}" + (f"  ({r.tie_break})" if r.tie_break else ""))
         for place, tier in enumerate(r.ranking, start=1):
             for c in tier:
                 tie = " (tied)" if len(tier) > 1 else ""

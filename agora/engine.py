@@ -762,6 +762,7 @@ class Engine:
             ranking=main.ranking,
             tied_winners=main.tied_winners,
             tie_break=main.tie_break,
+            margin=main.margin,
             scores=scores,
             winners_by_rule=winners_by_rule,
             candidates=answers,

@@ -56,7 +56,8 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
         if len(backers) > 1
         else ""
     )
-    out.append(f"  Winner: {outcome.winner}{also}")
+    margin = f", ahead by {outcome.margin:.3g}" if outcome.margin else ""
+    out.append(f"  Winner: {outcome.winner}{also}{margin}")
     med = outcome.mediation
     if med:
         how = (

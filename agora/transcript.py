@@ -104,6 +104,10 @@ class OutcomeEvent(_Event):
     ranking: list[list[str]]
     tied_winners: list[str] = Field(default_factory=list)
     tie_break: str | None = None
+    margin: float | None = Field(
+        default=None,
+        description="the winner's score minus the runner-up's under the deciding rule (0: a tie)",
+    )
     scores: dict[str, dict[str, float]] = Field(description="rule -> candidate -> score")
     winners_by_rule: dict[str, list[str]] = Field(default_factory=dict)
     candidates: dict[str, str] = Field(description="candidate id -> its answer")

@@ -153,6 +153,16 @@ class Result:
     def winners(self) -> list[str]:
         return self.ranking[0] if self.ranking else []
 
+    @property
+    def margin(self) -> float | None:
+        """The winners' score minus the runner-up's, in the rule's own units (0 for a tie for first; None with
+        fewer than two candidates ranked)."""
+        if not self.ranking or (len(self.ranking) == 1 and len(self.ranking[0]) < 2):
+            return None
+        if len(self.ranking[0]) > 1:
+            return 0.0
+        return self.scores[self.ranking[0][0]] - self.scores[self.ranking[1][0]]
+
 
 def rank_scores(scores: dict[str, float], tolerance: float = 1e-9) -> list[list[str]]:
     """Group candidates into tiers of equal score, best first (names sorted within a tier)."""

@@ -254,3 +254,18 @@ def test_winner_is_a_top_scorer_and_deterministic(profile, seed):
         assert result.scores[result.winner] == pytest.approx(best)
         assert sorted(c for tier in result.ranking for c in tier) == sorted(candidates)
         assert (result.tie_break is None) == (len(result.ranking[0]) == 1)
+
+
+def test_margin_is_the_winners_lead_under_the_rule():
+    from agora import Ballot, aggregate
+
+    ballots = [
+        Ballot.of("a", ["X", "Y", "Z"]),
+        Ballot.of("b", ["X", "Z", "Y"]),
+        Ballot.of("c", ["Y", "X", "Z"]),
+    ]
+    borda = aggregate(ballots, ["X", "Y", "Z"], "borda")
+    assert borda.scores == {"X": 5.0, "Y": 3.0, "Z": 1.0} and borda.margin == 2.0
+    tie = aggregate(ballots[:1] + [Ballot.of("d", ["Y", "X", "Z"])], ["X", "Y", "Z"], "plurality")
+    assert tie.margin == 0.0
+    assert aggregate([Ballot.of("a", ["X"])], ["X"], "plurality").margin is None
