@@ -315,14 +315,15 @@ class Engine:
         self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, total))
         done = 0
 
-        async def one(name: str) -> MessageEvent:
+        async def one(name: str, earlier: dict[str, MessageEvent] | None = None) -> MessageEvent:
             nonlocal done
             if shown is not None:
                 inbox = list(shown)
             else:
-                inbox = [
-                    previous[u] for u in in_neighbours(self.graph, name) if u in previous and previous[u].ok
-                ]
+                senders = in_neighbours(self.graph, name)
+                inbox = [previous[u] for u in senders if u in previous and previous[u].ok]
+                if earlier:  # sequential turns: what in-neighbours said earlier in this phase
+                    inbox += [earlier[u] for u in senders if u in earlier and earlier[u].ok]
             message = await self._turn(question, phase, r, name, inbox, latest.get(name))
             done += 1
             self.progress(
@@ -340,9 +341,16 @@ class Engine:
             )
             return message
 
-        messages = await asyncio.gather(*(one(n) for n in self.order))
-        for m in messages:
-            self._emit(m)
+        if phase.turns == "sequential":
+            messages = []
+            for n in self.order:
+                message = await one(n, {m.agent: m for m in messages})
+                self._emit(message)
+                messages.append(message)
+        else:
+            messages = await asyncio.gather(*(one(n) for n in self.order))
+            for m in messages:
+                self._emit(m)
         answered = [m.agent for m in messages if m.ok]
         failed = [m.agent for m in messages if not m.ok]
         elapsed = time.perf_counter() - start

@@ -53,6 +53,11 @@ class PhaseSpec(_Frozen):
     max_new_tokens: int | None = Field(
         default=None, ge=1, le=4096, description="overrides the persona's setting"
     )
+    turns: Literal["simultaneous", "sequential"] = Field(
+        default="simultaneous",
+        description="'sequential': agents speak one at a time in debate order, and each also sees what its "
+        "in-neighbours said earlier in the same phase (ChatEval's one-by-one strategy; no batching)",
+    )
     ballot: Literal["generated", "approval", "scored"] = Field(
         default="generated",
         description="vote phases: 'generated' asks for a written ranking; 'approval' for the letters of every "
