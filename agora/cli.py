@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -131,12 +132,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_protocols(args: argparse.Namespace) -> int:
     from .protocol import list_protocols, load_protocol
 
-    for path in list_protocols():
-        p = load_protocol(path)
-        phases = ", ".join(ph.name for ph in p.spec.phases)
-        print(f"{p.name:<12} {p.spec.rounds} rounds, graph {p.spec.graph.kind}, phases: {phases}")
+    protocols = [load_protocol(path) for path in list_protocols()]
+    protocols.sort(key=lambda p: (p.name != "debate", p.name))  # the default first
+    width = max(len(p.name) for p in protocols)
+    for p in protocols:
+        phases = [ph.name for ph in p.spec.phases]
+        if p.spec.mediation is not None:
+            phases += p.mediation_phases()
+        rounds = f"{p.spec.rounds} round{'s' if p.spec.rounds != 1 else ''}"
+        print(f"{p.name:<{width}}  {rounds}, graph {p.spec.graph.kind}, phases: {', '.join(phases)}")
         if p.spec.description:
-            print(f"{'':<12} {p.spec.description}")
+            print(f"{'':<{width}}  {p.spec.description}")
     return 0
 
 
@@ -263,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agora: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `agora show FILE | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def test_chateval_speakers_hear_earlier_speakers_of_the_same_round():
     # turns run one after another, in debate order, and the prompt shows the earlier turn
     discuss = [q for q in backend.requests if q.phase == "discuss"]
     assert [q.agent for q in discuss] == ["alpha", "bravo", "charlie"] * 2
-    assert "alpha says" in discuss[1].messages[-1].content
+    assert "- alpha: Alpha says discuss" in discuss[1].messages[-1].content
     assert result.outcome is not None and len(t.ballots) == 3
 
 
