@@ -119,6 +119,12 @@ class OutcomeEvent(_Event):
     )
     voters: int = 0
 
+    def _repr_html_(self) -> str:
+        """Notebook display: winner, answer, tallies under each rule, dissent, value conflict."""
+        from .report import outcome_html
+
+        return outcome_html(self)
+
 
 class EndEvent(_Event):
     type: Literal["end"] = "end"
@@ -130,6 +136,38 @@ Event = Annotated[
     Header | MessageEvent | PhaseEvent | BallotEvent | OutcomeEvent | EndEvent, Field(discriminator="type")
 ]
 _EVENT = TypeAdapter(Event)
+
+
+class UnknownEvent(BaseModel):
+    """An event of a kind this version of agora does not know (written by a newer one), kept as it was read.
+
+    Only :meth:`Transcript.load` with ``strict=False`` produces these; every view skips them.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+def _lenient_event(line: str) -> Any:
+    """Read one line leniently: an unknown ``type`` becomes an :class:`UnknownEvent`, and fields unknown to a
+    known event type are dropped. Returns None when the line is damaged even so."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    known = {cls.model_fields["type"].default: cls for cls in _EVENT_TYPES}
+    cls = known.get(data["type"])
+    if cls is None:
+        return UnknownEvent.model_validate(data)
+    try:
+        return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
+    except ValidationError:
+        return None
+
+
+_EVENT_TYPES = (Header, MessageEvent, PhaseEvent, BallotEvent, OutcomeEvent, EndEvent)
 
 
 def canonical_hash(data: Any) -> str:
@@ -208,6 +246,12 @@ class Transcript:
     def __len__(self) -> int:
         return len(self.events)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the question, who held which position at each stage, and the outcome."""
+        from .report import transcript_html
+
+        return transcript_html(self)
+
     def content(self) -> list[dict[str, Any]]:
         """Every event without its ``timing`` field: equal for two runs with the same seed and inputs."""
         return [e.model_dump(mode="json", exclude={"timing"}) for e in self.events]
@@ -223,9 +267,18 @@ class Transcript:
         os.replace(tmp, path)
         return path
 
+    @property
+    def unknown(self) -> list[UnknownEvent]:
+        """Events of kinds this version does not know (only from ``load(..., strict=False)``)."""
+        return [e for e in self.events if isinstance(e, UnknownEvent)]
+
     @classmethod
-    def load(cls, path: str | Path) -> Transcript:
-        """Read a transcript file. A cut-off last line is ignored (see :attr:`truncated`); other damage is an error."""
+    def load(cls, path: str | Path, *, strict: bool = True) -> Transcript:
+        """Read a transcript file. A cut-off last line is ignored (see :attr:`truncated`); other damage is an error.
+
+        With ``strict=False`` (for views of transcripts a newer agora wrote), an event of an unknown kind is kept
+        as an :class:`UnknownEvent` and a field unknown to a known event kind is dropped, instead of failing.
+        """
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -252,6 +305,10 @@ class Transcript:
             try:
                 events.append(_EVENT.validate_json(line))
             except ValidationError as exc:
+                lenient = None if strict else _lenient_event(line)
+                if lenient is not None:
+                    events.append(lenient)
+                    continue
                 first = exc.errors()[0]
                 loc = ".".join(str(p) for p in first.get("loc", ()))
                 raise TranscriptError(
