@@ -165,9 +165,7 @@ def render(transcript: Transcript) -> str:
     unknown = getattr(transcript, "unknown", [])
     if unknown:
         kinds = ", ".join(sorted({e.type for e in unknown}))
-        out.append(
-            f"({len(unknown)} event(s) of kinds this version of agora does not know were skipped: {kinds})"
-        )
+        out.append(f"({len(unknown)} event(s) this version of agora cannot read were skipped: {kinds})")
     table = render_positions(transcript)
     if table:
         out.append("")

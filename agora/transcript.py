@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 from .errors import TranscriptError
 
@@ -139,18 +139,22 @@ _EVENT = TypeAdapter(Event)
 
 
 class UnknownEvent(BaseModel):
-    """An event of a kind this version of agora does not know (written by a newer one), kept as it was read.
+    """An event this version of agora cannot read, kept as it was read: one of a kind it does not know, or of a
+    known kind with values it does not accept (a newer agora may write both).
 
-    Only :meth:`Transcript.load` with ``strict=False`` produces these; every view skips them.
+    Only :meth:`Transcript.load` with ``strict=False`` produces these; every view skips them and says so.
     """
 
     model_config = ConfigDict(extra="allow")
     type: str
+    #: why it could not be read ("" for a kind this version does not know)
+    _reason: str = PrivateAttr(default="")
 
 
 def _lenient_event(line: str) -> Any:
-    """Read one line leniently: an unknown ``type`` becomes an :class:`UnknownEvent`, and fields unknown to a
-    known event type are dropped. Returns None when the line is damaged even so."""
+    """Read one line leniently: fields unknown to a known event type are dropped; an unknown ``type``, or a known
+    one that is still invalid, becomes an :class:`UnknownEvent`. None when the line is not a JSON object with a
+    ``type``."""
     try:
         data = json.loads(line)
     except ValueError:
@@ -163,8 +167,11 @@ def _lenient_event(line: str) -> Any:
         return UnknownEvent.model_validate(data)
     try:
         return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        event = UnknownEvent.model_validate(data)
+        first = exc.errors()[0]
+        event._reason = f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first['msg']}"
+        return event
 
 
 _EVENT_TYPES = (Header, MessageEvent, PhaseEvent, BallotEvent, OutcomeEvent, EndEvent)
@@ -269,15 +276,16 @@ class Transcript:
 
     @property
     def unknown(self) -> list[UnknownEvent]:
-        """Events of kinds this version does not know (only from ``load(..., strict=False)``)."""
+        """Events this version could not read (only from ``load(..., strict=False)``)."""
         return [e for e in self.events if isinstance(e, UnknownEvent)]
 
     @classmethod
     def load(cls, path: str | Path, *, strict: bool = True) -> Transcript:
         """Read a transcript file. A cut-off last line is ignored (see :attr:`truncated`); other damage is an error.
 
-        With ``strict=False`` (for views of transcripts a newer agora wrote), an event of an unknown kind is kept
-        as an :class:`UnknownEvent` and a field unknown to a known event kind is dropped, instead of failing.
+        With ``strict=False`` (for views of transcripts a newer agora wrote), a field unknown to a known event kind
+        is dropped, and an event of an unknown kind, or one still invalid, is kept as an :class:`UnknownEvent`,
+        instead of failing.
         """
         path = Path(path)
         try:
@@ -315,6 +323,8 @@ class Transcript:
                     f"line {number} is not a valid event ({loc}: {first['msg']})", source=path
                 ) from None
         transcript = cls(events, path=path, truncated=truncated)
+        if events and isinstance(events[0], UnknownEvent) and events[0]._reason:
+            raise TranscriptError(f"line 1 is not a valid event ({events[0]._reason})", source=path)
         if not events or not isinstance(events[0], Header):
             raise TranscriptError("not an agora transcript (the first line is not a header)", source=path)
         return transcript

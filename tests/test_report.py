@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,10 +118,16 @@ def test_every_kind_of_transcript_shows_and_reports(tmp_path, capsys, kind):
         event = json.loads(lines[1])
         event["attempt"] = 2  # a field this version does not know
         lines[1] = json.dumps(event)
+        end = json.loads(lines[-1])
+        end["status"] = "paused"  # a value this version does not accept
+        lines[-1] = json.dumps(end)
         path.write_text("\n".join(lines) + "\n")
         with pytest.raises(TranscriptError, match="line 2"):
             Transcript.load(path)
-        expect_show = expect_html = "does not know were skipped: resume"
+        lenient = Transcript.load(path, strict=False)
+        assert [e.type for e in lenient.unknown] == ["resume", "end"]
+        assert lenient.messages[0].id == "r1.propose.alpha" and lenient.outcome is not None
+        expect_show = expect_html = "cannot read were skipped: end, resume"
     assert main(["show", str(path)]) == 0
     shown = capsys.readouterr().out
     assert expect_show in shown
@@ -260,3 +267,13 @@ def test_write_report_is_atomic(tmp_path):
     with pytest.raises(TranscriptError):
         write_report(tmp_path / "nothing.jsonl", out)
     assert out.read_text() == "old"
+
+
+def test_report_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    path = debate_transcript().save(tmp_path / "t.jsonl")
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if matplotlib were not installed
+    out = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(out)]) == 2
+    assert "pip install 'agora[report]'" in capsys.readouterr().err
+    assert not out.exists()
+    assert "Tallies under each rule" in Transcript.load(path)._repr_html_()  # notebooks need no matplotlib
