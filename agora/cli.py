@@ -125,7 +125,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .show import render
     from .transcript import Transcript
 
-    print(render(Transcript.load(args.file)))
+    print(render(Transcript.load(args.file, strict=False)))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    out = write_report(args.source, args.out)
+    print(f"report: {out}")
     return 0
 
 
@@ -239,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a transcript readably")
     show.add_argument("file")
     show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser(
+        "report",
+        help="write an HTML report (plots, metrics, outcome) of a transcript or experiment directory",
+    )
+    report.add_argument("source", help="a transcript file, or a directory of them (read recursively)")
+    report.add_argument(
+        "--out", "-o", default="report.html", help="the HTML file to write (default: report.html)"
+    )
+    report.set_defaults(func=cmd_report)
 
     sub.add_parser("protocols", help="list the shipped protocols").set_defaults(func=cmd_protocols)
     sub.add_parser("rules", help="list the aggregation rules").set_defaults(func=cmd_rules)

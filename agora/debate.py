@@ -56,6 +56,12 @@ class DebateResult:
         """Rule -> candidate -> score."""
         return self.outcome.scores
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the transcript's summary and outcome (see :func:`agora.report.transcript_html`)."""
+        from .report import transcript_html
+
+        return transcript_html(self.transcript)
+
     def __str__(self) -> str:
         o = self.outcome
         return f"{o.answer} (proposed by {o.winner}; {o.rule}, {o.voters} ballots)"

@@ -96,6 +96,36 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
     return out
 
 
+def render_positions(transcript: Transcript) -> list[str]:
+    """Who held which position at each stage, what each position says, and the consensus curve."""
+    from .analysis.metrics import consensus_curve, consensus_round
+    from .analysis.positions import positions
+
+    pos = positions(transcript)
+    if not pos.stages:
+        return []
+    width = max(len(a) for a in pos.agents)
+    heads = [f"r{r} {phase}" for r, phase in pos.stages]
+    cols = [max(len(h), 4) for h in heads]
+    out = ["Positions by stage:"]
+    out.append(
+        (
+            "  " + "".ljust(width) + "".join("  " + h.ljust(c) for h, c in zip(heads, cols, strict=True))
+        ).rstrip()
+    )
+    for a in pos.agents:
+        cells = [held.get(a, "-") for held in pos.table]
+        row = "  " + a.ljust(width) + "".join("  " + x.ljust(c) for x, c in zip(cells, cols, strict=True))
+        out.append(row.rstrip())
+    for p, text in pos.answers.items():
+        short = text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " …"
+        out.append(_wrap(f"{p}: {short}", "  "))
+    found = consensus_round(pos)
+    curve = " → ".join(f"{x:.0%}" for x in consensus_curve(pos))
+    out.append(f"  Largest camp: {curve} · consensus round: {found if found is not None else 'none'}")
+    return out
+
+
 def render(transcript: Transcript) -> str:
     h = transcript.header
     out: list[str] = []
@@ -151,4 +181,12 @@ def render(transcript: Transcript) -> str:
     if transcript.end is None:
         out.append("")
         out.append("(transcript ends early: the debate did not finish)")
+    unknown = getattr(transcript, "unknown", [])
+    if unknown:
+        kinds = ", ".join(sorted({e.type for e in unknown}))
+        out.append(f"({len(unknown)} event(s) this version of agora cannot read were skipped: {kinds})")
+    table = render_positions(transcript)
+    if table:
+        out.append("")
+        out.extend(table)
     return "\n".join(out)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 from .errors import TranscriptError
 
@@ -138,6 +138,12 @@ class OutcomeEvent(_Event):
         "and why not ('revision_error'); the candidates are then the drafts",
     )
 
+    def _repr_html_(self) -> str:
+        """Notebook display: winner, answer, tallies under each rule, dissent, value conflict."""
+        from .report import outcome_html
+
+        return outcome_html(self)
+
 
 class EndEvent(_Event):
     type: Literal["end"] = "end"
@@ -149,6 +155,45 @@ Event = Annotated[
     Header | MessageEvent | PhaseEvent | BallotEvent | OutcomeEvent | EndEvent, Field(discriminator="type")
 ]
 _EVENT = TypeAdapter(Event)
+
+
+class UnknownEvent(BaseModel):
+    """An event this version of agora cannot read, kept as it was read: one of a kind it does not know, or of a
+    known kind with values it does not accept (a newer agora may write both).
+
+    Only :meth:`Transcript.load` with ``strict=False`` produces these; every view skips them and says so.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    #: why it could not be read ("" for a kind this version does not know)
+    _reason: str = PrivateAttr(default="")
+
+
+def _lenient_event(line: str) -> Any:
+    """Read one line leniently: fields unknown to a known event type are dropped; an unknown ``type``, or a known
+    one that is still invalid, becomes an :class:`UnknownEvent`. None when the line is not a JSON object with a
+    ``type``."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    known = {cls.model_fields["type"].default: cls for cls in _EVENT_TYPES}
+    cls = known.get(data["type"])
+    if cls is None:
+        return UnknownEvent.model_validate(data)
+    try:
+        return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
+    except ValidationError as exc:
+        event = UnknownEvent.model_validate(data)
+        first = exc.errors()[0]
+        event._reason = f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first['msg']}"
+        return event
+
+
+_EVENT_TYPES = (Header, MessageEvent, PhaseEvent, BallotEvent, OutcomeEvent, EndEvent)
 
 
 def canonical_hash(data: Any) -> str:
@@ -227,6 +272,12 @@ class Transcript:
     def __len__(self) -> int:
         return len(self.events)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the question, who held which position at each stage, and the outcome."""
+        from .report import transcript_html
+
+        return transcript_html(self)
+
     def content(self) -> list[dict[str, Any]]:
         """Every event without its ``timing`` field: equal for two runs with the same seed and inputs."""
         return [e.model_dump(mode="json", exclude={"timing"}) for e in self.events]
@@ -242,9 +293,19 @@ class Transcript:
         os.replace(tmp, path)
         return path
 
+    @property
+    def unknown(self) -> list[UnknownEvent]:
+        """Events this version could not read (only from ``load(..., strict=False)``)."""
+        return [e for e in self.events if isinstance(e, UnknownEvent)]
+
     @classmethod
-    def load(cls, path: str | Path) -> Transcript:
-        """Read a transcript file. A cut-off last line is ignored (see :attr:`truncated`); other damage is an error."""
+    def load(cls, path: str | Path, *, strict: bool = True) -> Transcript:
+        """Read a transcript file. A cut-off last line is ignored (see :attr:`truncated`); other damage is an error.
+
+        With ``strict=False`` (for views of transcripts a newer agora wrote), a field unknown to a known event kind
+        is dropped, and an event of an unknown kind, or one still invalid, is kept as an :class:`UnknownEvent`,
+        instead of failing.
+        """
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -271,12 +332,18 @@ class Transcript:
             try:
                 events.append(_EVENT.validate_json(line))
             except ValidationError as exc:
+                lenient = None if strict else _lenient_event(line)
+                if lenient is not None:
+                    events.append(lenient)
+                    continue
                 first = exc.errors()[0]
                 loc = ".".join(str(p) for p in first.get("loc", ()))
                 raise TranscriptError(
                     f"line {number} is not a valid event ({loc}: {first['msg']})", source=path
                 ) from None
         transcript = cls(events, path=path, truncated=truncated)
+        if events and isinstance(events[0], UnknownEvent) and events[0]._reason:
+            raise TranscriptError(f"line 1 is not a valid event ({events[0]._reason})", source=path)
         if not events or not isinstance(events[0], Header):
             raise TranscriptError("not an agora transcript (the first line is not a header)", source=path)
         return transcript
