@@ -94,6 +94,10 @@ def test_the_mediator_drafts_the_agents_rank_critique_and_the_mediator_revises()
     ]
     text = render(t)
     assert "Revised statement" in text
+    # the mediator's statements are not a debater's position in the analysis
+    from agora.analysis.positions import positions
+
+    assert positions(t).agents == tuple(NAMES)
 
 
 def test_scored_rankings_of_the_drafts():

@@ -112,9 +112,10 @@ def positions(transcript: Transcript) -> Positions:
     """The position table of a transcript (see the module doc)."""
     answers: dict[tuple[int, str, str], str] = {}
     stages: list[tuple[int, str]] = []
+    debaters = set(transcript.header.agents)
     for m in transcript.messages:
-        if m.kind not in POSITION_KINDS:
-            continue
+        if m.kind not in POSITION_KINDS or m.agent not in debaters:
+            continue  # a mediator's statements are not a debater's position
         if (m.round, m.phase) not in stages:
             stages.append((m.round, m.phase))
         if m.ok and message_answer(m).strip():
