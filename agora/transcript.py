@@ -7,7 +7,7 @@ each event's ``timing`` field, so two runs with the same seed can be compared wi
 
 Crash safety: each event is one line, flushed when written and synced to disk at every phase boundary, so a killed
 process leaves complete events followed at most by one cut-off line, which :meth:`Transcript.load` ignores.
-:mod:`agora.resume` continues such a file from its last complete phase.
+:func:`agora.resume` continues such a file from its last complete phase.
 """
 
 from __future__ import annotations
