@@ -3,7 +3,8 @@
 A phase is complete when its closing :class:`~agora.transcript.PhaseEvent` is in the file and at least the
 protocol's quorum of agents answered in it; the vote phase is complete only once its outcome follows. Everything
 after the last complete phase -- the turns of a phase that was cut short, a phase that fell below quorum, the
-``failed`` end line, a cut-off last line -- is discarded, and that phase is run again from its start.
+``failed`` end line, a cut-off last line -- is discarded, and that phase is run again from its start. Steps that
+run after the protocol's rounds without being phases of its spec (a mediator's) are re-run whole.
 Everything here is pure.
 """
 
@@ -93,7 +94,9 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
         pending.append(event)
         if isinstance(event, PhaseEvent):
             step = len(done)
-            if step >= len(plan) or (event.round, event.phase) != (plan[step][0], plan[step][1].name):
+            if step >= len(plan):
+                break  # steps after the protocol's rounds (a mediator's) run again whole
+            if (event.round, event.phase) != (plan[step][0], plan[step][1].name):
                 raise TranscriptError(
                     f"round {event.round}, phase {event.phase!r} is not the next phase of protocol "
                     f"{spec.name!r}; the file cannot be resumed",

@@ -15,7 +15,7 @@ import agora
 from agora import ConfigError, Debate, DebateError, ScriptedBackend, Transcript, TranscriptError
 from agora.checkpoint import find_checkpoint, quorum_needed, schedule
 from agora.cli import main
-from agora.transcript import EndEvent
+from agora.transcript import EndEvent, PhaseEvent
 
 NAMES = ["alpha", "bravo", "charlie", "delta"]
 QUESTION = "Should the café on the square close at noon? Ça dépend."  # non-ASCII: cuts can split a character
@@ -107,6 +107,17 @@ async def test_checkpoint_after_every_phase(full, tmp_path):
         # the vote phase counts only once its outcome is written
         assert list(cp.done) == plan[: k + 1 if plan[k][1] != "vote" else k]
         assert cp.status == "incomplete" and not cp.truncated
+
+
+async def test_steps_after_the_rounds_are_rerun_whole(full):
+    """A step the spec does not list (a mediator's, after the rounds) is not a checkpoint: it runs again."""
+    result, _ = full
+    events = result.transcript.events[:-1]  # all phases and the outcome, no end line
+    extra = PhaseEvent(round=2, phase="draft", kind="propose", answered=["mediator"], failed=[])
+    cut = Transcript([*events, extra])
+    spec = agora.ProtocolSpec.model_validate(result.transcript.header.protocol_spec)
+    checkpoint = find_checkpoint(cut, spec)
+    assert len(checkpoint.done) == len(schedule(spec)) and checkpoint.discarded == 1
 
 
 async def test_completed_transcript_is_refused_and_left_alone(full):
