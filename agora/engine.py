@@ -110,6 +110,9 @@ def generation_problem(gen: object) -> str | None:
         value = getattr(gen, field, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return f"the backend returned an invalid {field}: {value!r}"
+    finish = getattr(gen, "finish_reason", None)
+    if finish is not None and not isinstance(finish, str):
+        return f"the backend returned an invalid finish_reason: {finish!r}"
     return None
 
 
@@ -215,7 +218,7 @@ class Engine:
                 self._emit(header, sync=True)
             await self._rounds(question, set(resume.done) if resume is not None else set())
         except BaseException as exc:
-            message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
+            message = str(exc) if isinstance(exc, AgoraError) else fault_reason(exc)
             self._emit(
                 EndEvent(status="failed", error=message, timing={"duration_s": time.perf_counter() - start})
             )

@@ -100,6 +100,10 @@ async def test_each_fault_kind_in_a_scored_vote_is_a_failed_ballot(kind):
             Generation(text="Answer: fine.", completion_tokens=-3),
             "the backend returned an invalid completion_tokens",
         ),
+        (
+            Generation(text="Answer: fine.", finish_reason=3),
+            "the backend returned an invalid finish_reason: 3",
+        ),
     ],
 )
 async def test_malformed_backend_results_are_failed_turns(reply, reason):

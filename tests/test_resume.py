@@ -219,6 +219,22 @@ async def test_failed_debate_resumes_and_reruns_the_failed_phase(cards, tmp_path
     (note,) = loaded.header.timing["resumes"]
     assert note["previous_status"] == "failed" and "quorum" in note["previous_error"]
     assert note["after"] == [1, "propose"] and note["discarded_events"] == len(NAMES) + 2
+    # `agora show` reads the failed transcript (kept aside) and the resumed one
+    failed_copy = tmp_path / "failed-copy.jsonl"
+    failed.save(failed_copy)
+    for path, expected in ((failed_copy, "quorum"), (out, resumed.outcome.answer)):
+        shown = await asyncio.to_thread(show_text, path)
+        assert expected in shown
+
+
+def show_text(path: Path) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["show", str(path)]) == 0
+    return buffer.getvalue()
 
 
 async def test_resume_twice_and_to_another_file(full, tmp_path):
