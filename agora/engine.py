@@ -32,7 +32,7 @@ from .ballots import parse_approval, parse_ranking
 from .candidates import Candidate, merge_answers
 from .checkpoint import Checkpoint, quorum_needed
 from .dissent import dissent, value_conflict
-from .errors import AgoraError, DebateError
+from .errors import AgoraError, ConfigError, DebateError
 from .graph import in_neighbours, out_neighbours
 from .persona import Persona
 from .phases import (
@@ -209,6 +209,7 @@ class Engine:
             if out is not None:
                 self._writer = TranscriptWriter(out)
         else:
+            self._check_models(resume.header)  # before anything is written
             self.transcript = Transcript(list(resume.events))
             if out is not None:
                 self.transcript.save(out)
@@ -231,6 +232,20 @@ class Engine:
         )
         self._close()
         return self.transcript
+
+    def _check_models(self, header: Header) -> None:
+        """Refuse to resume on a model file other than the one the debate started with."""
+        for name in self.order:
+            model = self.personas[name].model
+            recorded = header.models.get(model, {}).get("sha256")
+            current = self.backends[name].describe().get("sha256")
+            if recorded and current and recorded != current:
+                raise ConfigError(
+                    f"model {model!r} is not the one the debate started with "
+                    f"(sha256 {current[:12]}, recorded {recorded[:12]}); cannot resume",
+                    source=self.personas[name].source,
+                    field="model",
+                )
 
     def _close(self) -> None:
         if self._writer is not None:

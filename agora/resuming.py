@@ -18,6 +18,7 @@ place, with a note of the resume in the header's ``timing``), then new events ar
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -180,14 +181,7 @@ async def resume(
     notes = list(header.timing.get("resumes", []))
     notes.append(checkpoint.note(time.time()))
     header = header.model_copy(update={"timing": {**header.timing, "resumes": notes}})
-    checkpoint = Checkpoint(
-        events=(header, *checkpoint.events[1:]),
-        done=checkpoint.done,
-        discarded=checkpoint.discarded,
-        status=checkpoint.status,
-        error=checkpoint.error,
-        truncated=checkpoint.truncated,
-    )
+    checkpoint = dataclasses.replace(checkpoint, events=(header, *checkpoint.events[1:]))
     target = Path(out) if out is not None else Path(path)
     engine = Engine(
         debate.personas, debate.protocol, debate.graph, debate.backends, debate.seed, debate.progress

@@ -329,6 +329,46 @@ async def test_personas_built_in_python_are_rebuilt_from_the_header(tmp_path):
     assert resumed.transcript.content() == full.transcript.content()
 
 
+async def test_protocol_built_in_python_is_rebuilt_from_the_header(cards, tmp_path):
+    shipped = agora.load_protocol("debate")
+    protocol = agora.Protocol(shipped.spec.model_copy(update={"rounds": 1}), shipped.directory)
+    out = tmp_path / "inline.jsonl"
+    full = await Debate(agora.load_personas(cards), protocol, seed=3, backend=backend()).run(
+        QUESTION, out=out
+    )
+    assert full.transcript.header.sources["protocol"] is None
+    raw = out.read_bytes()
+    out.write_bytes(raw[: phase_line_ends(raw)[1] + 11])
+    resumed = await agora.resume(out, backend=backend())
+    assert resumed.transcript.content() == full.transcript.content()
+
+
+class Identified(ScriptedBackend):
+    """A scripted backend that reports a model file hash, as the local backend does."""
+
+    def __init__(self, sha256: str):
+        super().__init__(reply)
+        self.sha256 = sha256
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "sha256": self.sha256}
+
+
+async def test_another_model_file_is_refused(cards, tmp_path):
+    out = tmp_path / "model.jsonl"
+    debate = Debate(agora.load_personas(cards), "debate", seed=11, backend=Identified("a" * 64))
+    full = await debate.run(QUESTION, out=out)
+    raw = out.read_bytes()
+    out.write_bytes(raw[: phase_line_ends(raw)[0]])
+    before = out.read_bytes()
+    with pytest.raises(ConfigError, match="not the one the debate started with") as info:
+        await agora.resume(out, backend=Identified("b" * 64))
+    assert "aaaaaaaaaaaa" in str(info.value) and "field 'model'" in str(info.value)
+    assert out.read_bytes() == before
+    resumed = await agora.resume(out, backend=Identified("a" * 64))
+    assert resumed.transcript.content() == full.transcript.content()
+
+
 async def test_transcript_without_sources_is_refused(full, tmp_path):
     _, out = full
     lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
