@@ -253,6 +253,7 @@ class Transcript:
     def save(self, path: str | Path) -> Path:
         """Write all events to ``path`` (atomically: a temporary file renamed into place)."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
             for event in self.events:

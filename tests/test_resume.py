@@ -242,7 +242,7 @@ async def test_resume_twice_and_to_another_file(full, tmp_path):
     raw = out.read_bytes()
     first = tmp_path / "first.jsonl"
     first.write_bytes(raw[: phase_line_ends(raw)[0] + 10])
-    second = tmp_path / "second.jsonl"
+    second = tmp_path / "new" / "dir" / "second.jsonl"
     resumed = await agora.resume(first, out=second, backend=backend())
     assert first.read_bytes() == raw[: phase_line_ends(raw)[0] + 10]  # the original is left as it was
     assert resumed.path == second and resumed.transcript.content() == result.transcript.content()
