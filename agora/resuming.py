@@ -28,7 +28,7 @@ import networkx as nx
 from .backends import Backend
 from .checkpoint import Checkpoint, find_checkpoint
 from .debate import Debate, DebateResult
-from .engine import Engine, ProgressCallback
+from .engine import Engine, ProgressCallback, library_versions
 from .errors import ConfigError, TranscriptError
 from .persona import Persona, load_persona
 from .protocol import Protocol, ProtocolSpec, load_protocol
@@ -179,7 +179,7 @@ async def resume(
     debate = debate_from_transcript(transcript, backends=backends, backend=backend, progress=progress)
     header = checkpoint.header
     notes = list(header.timing.get("resumes", []))
-    notes.append(checkpoint.note(time.time()))
+    notes.append({**checkpoint.note(time.time()), "versions": library_versions()})
     header = header.model_copy(update={"timing": {**header.timing, "resumes": notes}})
     checkpoint = dataclasses.replace(checkpoint, events=(header, *checkpoint.events[1:]))
     target = Path(out) if out is not None else Path(path)

@@ -185,6 +185,7 @@ async def test_resume_records_itself_in_the_header_timing_only(full, tmp_path):
     assert note["after"] == [1, "revise"]
     assert note["previous_status"] == "incomplete" and note["cut_off_line"] is True
     assert note["discarded_events"] == 0 and note["kept_events"] == 1 + 3 * (len(NAMES) + 1)
+    assert note["versions"]["agora"] == agora.__version__
     assert resumed.transcript.content() == result.transcript.content()
     assert not list(tmp_path.glob(".*.tmp"))
 
