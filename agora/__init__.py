@@ -13,6 +13,7 @@ from .errors import AgoraError, ConfigError, DebateError, ModelNotFoundError, Tr
 from .graph import GraphSpec, build_graph
 from .persona import Persona, load_persona, load_personas
 from .protocol import Protocol, ProtocolSpec, load_protocol
+from .resuming import debate_from_transcript, resume, resume_sync
 from .transcript import Transcript
 from .voting import RULES, Ballot, aggregate, register_rule
 
@@ -40,8 +41,11 @@ __all__ = [
     "TranscriptError",
     "aggregate",
     "build_graph",
+    "debate_from_transcript",
     "load_persona",
     "load_personas",
     "load_protocol",
     "register_rule",
+    "resume",
+    "resume_sync",
 ]

@@ -106,6 +106,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .checkpoint import schedule
+    from .protocol import ProtocolSpec
+    from .resuming import plan_resume, resume_sync
+    from .show import render_outcome
+
+    transcript, checkpoint = plan_resume(args.file)
+    out = Path(args.out) if args.out else Path(args.file)
+    if out.exists() and out.is_dir():
+        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    if not args.quiet:
+        header = transcript.header
+        total = len(schedule(ProtocolSpec.model_validate(header.protocol_spec)))
+        after = checkpoint.after
+        where = f"after round {after[0]}, phase {after[1]!r}" if after else "from the start"
+        print(
+            f"resuming {args.file} ({checkpoint.status}): {len(checkpoint.done)} of {total} phases recorded, "
+            f"continuing {where}; {checkpoint.discarded} later event(s) dropped",
+            file=sys.stderr,
+        )
+    try:
+        result = resume_sync(args.file, out=out, progress=None if args.quiet else _progress_printer())
+    except DebateError as exc:
+        print(f"agora: debate failed: {exc}", file=sys.stderr)
+        print(f"transcript (marked failed): {out}", file=sys.stderr)
+        return 1
+    print()
+    print(f"Question: {result.transcript.header.question}")
+    print("\n".join(render_outcome(result.outcome)))
+    print(f"\nTranscript: {out}   (read it with: agora show {out})")
+    return 0
+
+
 def cmd_personas(args: argparse.Namespace) -> int:
     from .persona import load_personas
     from .show import format_values
@@ -237,6 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", "-o", help="transcript file (default: transcripts/PROTOCOL-TIME.jsonl)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
+
+    res = sub.add_parser("resume", help="continue a killed or failed debate from its transcript")
+    res.add_argument("file", help="the transcript of the debate to continue")
+    res.add_argument(
+        "--out",
+        "-o",
+        help="write the resumed transcript here and leave FILE as it is (default: continue FILE)",
+    )
+    res.add_argument("--quiet", action="store_true", help="no progress output")
+    res.set_defaults(func=cmd_resume)
 
     personas = sub.add_parser("personas", help="list persona cards")
     personas.add_argument(

@@ -4,6 +4,11 @@ For each phase, every agent's turn starts at once (``asyncio.gather``); model wo
 threads, so the event loop stays free; each turn has its own timeout; a failed turn is recorded and the phase goes
 on unless fewer than the protocol's quorum of agents answered. Every event is appended to the transcript as it
 happens.
+
+Agent faults: a backend that raises, runs past the protocol's ``timeout_s``, returns something that is not a
+:class:`~agora.backends.base.Generation`, returns empty text, or returns a proposal with no readable answer or a
+ballot with no readable ranking, gives a failed turn (``error`` says why). The phase goes on; when fewer agents than
+the quorum answered, the debate fails with a message naming the round, the phase and the failed agents.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import math
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -23,8 +30,9 @@ import networkx as nx
 from .backends.base import Backend, ChatMessage, GenerationRequest, ScoreRequest
 from .ballots import parse_approval, parse_ranking
 from .candidates import Candidate, merge_answers
+from .checkpoint import Checkpoint, quorum_needed
 from .dissent import dissent, value_conflict
-from .errors import AgoraError, DebateError
+from .errors import AgoraError, ConfigError, DebateError
 from .graph import in_neighbours, out_neighbours
 from .persona import Persona
 from .phases import (
@@ -47,7 +55,7 @@ from .transcript import (
     PhaseEvent,
     Transcript,
     TranscriptWriter,
-    canonical_hash,
+    config_hash,
 )
 from .voting import Ballot, aggregate
 
@@ -93,6 +101,42 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+#: a readable answer has at least one letter or digit
+_READABLE = re.compile(r"\w")
+
+
+def fault_reason(exc: BaseException) -> str:
+    """One line saying why an agent's turn failed."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def generation_problem(gen: object) -> str | None:
+    """Why a backend's reply cannot be used, or None when it is a well-formed :class:`Generation`."""
+    text = getattr(gen, "text", None)
+    if not isinstance(text, str):
+        return f"the backend returned {type(gen).__name__}, not a Generation with text"
+    for field in ("prompt_tokens", "completion_tokens"):
+        value = getattr(gen, field, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"the backend returned an invalid {field}: {value!r}"
+    finish = getattr(gen, "finish_reason", None)
+    if finish is not None and not isinstance(finish, str):
+        return f"the backend returned an invalid finish_reason: {finish!r}"
+    return None
+
+
+def describe_failures(failures: dict[str, str], limit: int = 8, reason_chars: int = 80) -> str:
+    """``agent (reason), ...`` for a quorum error: at most ``limit`` agents, each reason cut short."""
+    parts = []
+    for agent, reason in list(failures.items())[:limit]:
+        reason = reason if len(reason) <= reason_chars else reason[: reason_chars - 1] + "…"
+        parts.append(f"{agent} ({reason})" if reason else agent)
+    if len(failures) > limit:
+        parts.append(f"and {len(failures) - limit} more")
+    return ", ".join(parts)
+
+
 class Engine:
     """Runs one debate. Built by :class:`agora.Debate`; use that instead."""
 
@@ -122,25 +166,31 @@ class Engine:
         if self._writer is not None:
             self._writer.write(event, sync=sync)
 
+    def _sources(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Where the configuration came from, so that a resumed debate can load it again and check it."""
+        protocol = self.protocol
+        return {
+            "protocol": str(protocol.source.resolve()) if protocol.source else None,
+            "protocol_dir": str(protocol.directory.resolve()),
+            "overrides": {k: spec[k] for k in protocol.overrides if k in spec},
+            "personas": {
+                n: str(Path(p._source).resolve()) if p._source else None for n, p in self.personas.items()
+            },
+        }
+
     def _header(self, question: str) -> Header:
         personas = [self.personas[n].model_dump(mode="json") for n in self.order]
         edges = sorted((str(u), str(v)) for u, v in self.graph.edges())
         spec = self.spec.model_dump(mode="json")
+        templates = self.protocol.template_hashes()
         models: dict[str, dict[str, Any]] = {}
         for name in self.order:
             backend = self.backends[name]
             models.setdefault(self.personas[name].model, backend.describe())
-        config = {
-            "protocol": spec,
-            "personas": personas,
-            "graph": edges,
-            "question": question,
-            "seed": self.seed,
-        }
         return Header(
             protocol=self.spec.name,
             protocol_spec=spec,
-            config_hash=canonical_hash(config),
+            config_hash=config_hash(spec, personas, edges, question, self.seed, templates),
             seed=self.seed,
             question=question,
             agents=list(self.order),
@@ -148,23 +198,38 @@ class Engine:
             graph=edges,
             models=models,
             versions=library_versions(),
+            templates=templates,
+            sources=self._sources(spec),
             timing={"started_at": time.time()},
         )
 
     # -- running -----------------------------------------------------------------------------------------------
-    async def run(self, question: str, out: Any = None) -> Transcript:
+    async def run(self, question: str, out: Any = None, resume: Checkpoint | None = None) -> Transcript:
+        """Run the debate; with ``resume``, keep its events and run only the phases it does not hold.
+
+        A resumed transcript is first written to ``out`` whole (atomically: a temporary file renamed into place),
+        then appended to as the debate goes on.
+        """
         start = time.perf_counter()
         unique = {id(b): b for b in self.backends.values()}
         self.progress(Progress("loading", detail=", ".join(sorted({b.name for b in unique.values()}))))
         await asyncio.gather(*(b.warm_up() for b in unique.values()))
-        header = self._header(question)  # built before the file opens: a failure here writes nothing
-        if out is not None:
-            self._writer = TranscriptWriter(out)
+        if resume is None:
+            header = self._header(question)  # built before the file opens: a failure here writes nothing
+            if out is not None:
+                self._writer = TranscriptWriter(out)
+        else:
+            self._check_models(resume.header)  # before anything is written
+            self.transcript = Transcript(list(resume.events))
+            if out is not None:
+                self.transcript.save(out)
+                self._writer = TranscriptWriter(out, append=True)
         try:
-            self._emit(header, sync=True)
-            await self._rounds(question)
+            if resume is None:
+                self._emit(header, sync=True)
+            await self._rounds(question, set(resume.done) if resume is not None else set())
         except BaseException as exc:
-            message = str(exc) if isinstance(exc, AgoraError) else f"{type(exc).__name__}: {exc}"
+            message = str(exc) if isinstance(exc, AgoraError) else fault_reason(exc)
             self._emit(
                 EndEvent(status="failed", error=message, timing={"duration_s": time.perf_counter() - start})
             )
@@ -178,12 +243,27 @@ class Engine:
         self._close()
         return self.transcript
 
+    def _check_models(self, header: Header) -> None:
+        """Refuse to resume on a model file other than the one the debate started with."""
+        for name in self.order:
+            model = self.personas[name].model
+            recorded = header.models.get(model, {}).get("sha256")
+            current = self.backends[name].describe().get("sha256")
+            if recorded and current and recorded != current:
+                raise ConfigError(
+                    f"model {model!r} is not the one the debate started with "
+                    f"(sha256 {current[:12]}, recorded {recorded[:12]}); cannot resume",
+                    source=self.personas[name].source,
+                    field="model",
+                )
+
     def _close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
 
-    async def _rounds(self, question: str) -> None:
+    async def _rounds(self, question: str, done: set[tuple[int, str]]) -> None:
+        """Run every phase of every round, except those in ``done``, whose messages the transcript already holds."""
         rounds = self.spec.rounds
         latest: dict[str, MessageEvent] = {}  # each agent's latest successful proposal or revision
         previous: dict[str, MessageEvent] = {}  # messages of the previous phase, by sender
@@ -191,10 +271,15 @@ class Engine:
             for phase in self.spec.phases:
                 if not phase.runs_in(r, rounds):
                     continue
-                if phase.kind == "vote":
+                if (r, phase.name) in done:
+                    if phase.kind == "vote":
+                        continue
+                    messages = self.transcript.phase_messages(r, phase.name)
+                elif phase.kind == "vote":
                     await self._vote(question, phase, r, latest)
                     continue
-                messages = await self._phase(question, phase, r, previous, latest)
+                else:
+                    messages = await self._phase(question, phase, r, previous, latest)
                 previous = {m.agent: m for m in messages}
                 if phase.kind in ("propose", "revise"):
                     latest.update({m.agent: m for m in messages if m.ok})
@@ -254,7 +339,10 @@ class Engine:
         except asyncio.TimeoutError:
             return None, f"timed out after {self.spec.timeout_s:g} s", time.perf_counter() - start
         except Exception as exc:  # noqa: BLE001 - one agent's fault must not end the debate
-            return None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
+            return None, fault_reason(exc), time.perf_counter() - start
+        problem = generation_problem(gen)
+        if problem is not None:
+            return None, problem, time.perf_counter() - start
         if not gen.text.strip():
             return gen, "empty reply", time.perf_counter() - start
         return gen, None, time.perf_counter() - start
@@ -272,6 +360,10 @@ class Engine:
         request = self._request(persona, phase, r, self._context(question, persona, r, phase, own, inbox))
         gen, error, seconds = await self._call(name, request)
         text = gen.text.strip() if gen is not None else ""
+        answer = extract_answer(text, self.spec.answer_max_chars) if error is None else ""
+        if error is None and phase.kind in ("propose", "revise") and not _READABLE.search(answer):
+            error = "no answer could be read from the reply"
+            answer = ""
         return MessageEvent(
             id=message_id(r, phase.name, name),
             round=r,
@@ -283,7 +375,7 @@ class Engine:
             seen=[m.id for m in inbox] + ([own.id] if own is not None else []),
             prompt_hash=prompt_hash(request.messages),
             text=text,
-            answer=extract_answer(text, self.spec.answer_max_chars) if error is None else "",
+            answer=answer,
             prompt_tokens=gen.prompt_tokens if gen is not None else 0,
             completion_tokens=gen.completion_tokens if gen is not None else 0,
             finish_reason=gen.finish_reason if gen is not None else None,
@@ -291,12 +383,72 @@ class Engine:
             timing={"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen is not None else 0},
         )
 
-    def _check_quorum(self, r: int, phase: str, answered: int) -> None:
+    def _close_phase(
+        self,
+        phase: PhaseSpec,
+        r: int,
+        start: float,
+        turns: list[MessageEvent] | list[BallotEvent],
+        *,
+        names: list[str] | None = None,
+        check_quorum: bool = True,
+    ) -> list[str]:
+        """Record a phase's turns and its closing event (synced to disk), report progress, enforce the quorum.
+
+        ``names`` labels the turns when they are not one per agent (the mediator's drafts). Returns the agents (or
+        names) that answered (for a vote: whose ballot counts).
+        """
+        for event in turns:
+            self._emit(event)
+        labels = names if names is not None else [t.agent for t in turns]
+        counts = {
+            n: (t.ok if isinstance(t, MessageEvent) else bool(t.ranking))
+            for n, t in zip(labels, turns, strict=True)
+        }
+        answered = [a for a, ok in counts.items() if ok]
+        failed = [a for a, ok in counts.items() if not ok]
+        elapsed = time.perf_counter() - start
+        kind = turns[0].kind if turns and isinstance(turns[0], MessageEvent) else phase.kind
+        self._emit(
+            PhaseEvent(
+                round=r,
+                phase=phase.name,
+                kind=kind,
+                answered=answered,
+                failed=failed,
+                timing={"duration_s": round(elapsed, 4)},
+            ),
+            sync=True,
+        )
+        word = "abstained or failed" if phase.kind == "vote" else "failed"
+        self.progress(
+            Progress(
+                "phase-done",
+                r,
+                self.spec.rounds,
+                phase.name,
+                len(answered),
+                len(labels) if names is not None else len(self.order),
+                elapsed,
+                detail=f"{len(failed)} {word}" if failed else "",
+            )
+        )
+        if check_quorum:
+            self._check_quorum(
+                r, phase.name, len(answered), {t.agent: t.error or "" for t in turns if t.agent in failed}
+            )
+        return answered
+
+    def _check_quorum(
+        self, r: int, phase: str, answered: int, failures: dict[str, str] | None = None
+    ) -> None:
         total = len(self.order)
-        if answered < self.spec.quorum * total:
+        need = quorum_needed(self.spec.quorum, total)
+        if answered < need:
             raise DebateError(
                 f"round {r}, phase {phase!r}: only {answered} of {total} agents answered, "
-                f"below the protocol's quorum of {self.spec.quorum:.0%}"
+                f"below the protocol's quorum of {self.spec.quorum:.0%} ({need} needed)"
+                + (f"; failed: {describe_failures(failures)}" if failures else "")
             )
 
     async def _phase(
@@ -342,43 +494,13 @@ class Engine:
             return message
 
         if phase.turns == "sequential":
-            messages = []
+            messages: list[MessageEvent] = []
             for n in self.order:
-                message = await one(n, {m.agent: m for m in messages})
-                self._emit(message)
-                messages.append(message)
+                messages.append(await one(n, {m.agent: m for m in messages}))
         else:
-            messages = await asyncio.gather(*(one(n) for n in self.order))
-            for m in messages:
-                self._emit(m)
-        answered = [m.agent for m in messages if m.ok]
-        failed = [m.agent for m in messages if not m.ok]
-        elapsed = time.perf_counter() - start
-        self._emit(
-            PhaseEvent(
-                round=r,
-                phase=phase.name,
-                kind=phase.kind,
-                answered=answered,
-                failed=failed,
-                timing={"duration_s": round(elapsed, 4)},
-            ),
-            sync=True,
-        )
-        self.progress(
-            Progress(
-                "phase-done",
-                r,
-                self.spec.rounds,
-                phase.name,
-                len(answered),
-                total,
-                elapsed,
-                detail=f"{len(failed)} failed" if failed else "",
-            )
-        )
-        self._check_quorum(r, phase.name, len(answered))
-        return list(messages)
+            messages = list(await asyncio.gather(*(one(n) for n in self.order)))
+        self._close_phase(phase, r, start, messages)
+        return messages
 
     def _candidates(self, latest: dict[str, MessageEvent]) -> list[Candidate]:
         """Every agent's latest answer, with answers that say the same merged into one candidate."""
@@ -424,11 +546,21 @@ class Engine:
             context = self._context(question, persona, r, phase, latest.get(name), [])
             context["candidates"] = [{"label": lab, "text": answers[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
-            if phase.ballot == "scored":
-                ballot = await self._scored_ballot(name, request, merged, labels)
-            else:
-                ballot = await self._generated_ballot(
-                    name, request, labels, approval=phase.ballot == "approval"
+            try:
+                if phase.ballot == "scored":
+                    ballot = await self._scored_ballot(name, request, merged, labels)
+                else:
+                    ballot = await self._generated_ballot(
+                        name, request, labels, approval=phase.ballot == "approval"
+                    )
+            except Exception as exc:  # noqa: BLE001 - one voter's fault must not end the debate
+                ballot = BallotEvent(
+                    agent=name,
+                    weight=persona.weight,
+                    labels=labels,
+                    ranking=[],
+                    parse="error",
+                    error=fault_reason(exc),
                 )
             done += 1
             self.progress(
@@ -446,37 +578,9 @@ class Engine:
             )
             return ballot
 
-        ballot_events = await asyncio.gather(*(one(n) for n in self.order))
-        for b in ballot_events:
-            self._emit(b)
-        valid = [b for b in ballot_events if b.ranking]
-        elapsed = time.perf_counter() - start
-        self._emit(
-            PhaseEvent(
-                round=r,
-                phase=phase.name,
-                kind=phase.kind,
-                answered=[b.agent for b in valid],
-                failed=[b.agent for b in ballot_events if not b.ranking],
-                timing={"duration_s": round(elapsed, 4)},
-            ),
-            sync=True,
-        )
-        abstained = len(ballot_events) - len(valid)
-        self.progress(
-            Progress(
-                "phase-done",
-                r,
-                self.spec.rounds,
-                phase.name,
-                len(valid),
-                total,
-                elapsed,
-                detail=f"{abstained} abstained or failed" if abstained else "",
-            )
-        )
-        self._check_quorum(r, phase.name, len(valid))
-        return valid
+        ballot_events = list(await asyncio.gather(*(one(n) for n in self.order)))
+        self._close_phase(phase, r, start, ballot_events)
+        return [b for b in ballot_events if b.ranking]
 
     # -- mediator synthesis -------------------------------------------------------------------------------------
     async def _mediate(
@@ -590,34 +694,7 @@ class Engine:
                     timing={"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen else 0},
                 )
             )
-        for e in events:
-            self._emit(e)
-        elapsed = time.perf_counter() - start
-        answered = [n for n, e in zip(names, events, strict=True) if e.ok]
-        failed = [n for n, e in zip(names, events, strict=True) if not e.ok]
-        self._emit(
-            PhaseEvent(
-                round=r,
-                phase=phase.name,
-                kind=events[0].kind,
-                answered=answered,
-                failed=failed,
-                timing={"duration_s": round(elapsed, 4)},
-            ),
-            sync=True,
-        )
-        self.progress(
-            Progress(
-                "phase-done",
-                r,
-                self.spec.rounds,
-                phase.name,
-                len(answered),
-                count,
-                elapsed,
-                detail=f"{len(failed)} failed" if failed else "",
-            )
-        )
+        self._close_phase(phase, r, start, events, names=names, check_quorum=False)
         return events
 
     def _judge_name(self) -> str:
@@ -681,6 +758,7 @@ class Engine:
             raw=gen.text,
             parse=parsed.method,
             notes=parsed.notes,
+            error=f"unreadable ballot: {parsed.notes[0]}" if not ranking and parsed.notes else None,
             approved=ranking[0] if approval and ranking else None,
             timing=timing,
         )
@@ -695,13 +773,21 @@ class Engine:
             request.messages, tuple(c.answer for c in merged), agent=name, phase=request.phase
         )
         start = time.perf_counter()
+        means: dict[str, float] = {}
         try:
             scores = await asyncio.wait_for(self.backends[name].score(scoring), self.spec.timeout_s)
-            error = None
+            values = [float(v) for v in scores.mean_logprobs]
+            if len(values) != len(merged):
+                error = f"the backend scored {len(values)} answers of {len(merged)}"
+            elif not all(math.isfinite(v) for v in values):
+                error = "the backend returned a score that is not a finite number"
+            else:
+                error = None
+                means = dict(zip((c.id for c in merged), values, strict=True))
         except asyncio.TimeoutError:
             error = f"timed out after {self.spec.timeout_s:g} s"
         except Exception as exc:  # noqa: BLE001 - one voter's fault must not end the debate
-            error = f"{type(exc).__name__}: {exc}"
+            error = fault_reason(exc)
         timing = {"latency_s": round(time.perf_counter() - start, 4)}
         if error is not None:
             return BallotEvent(
@@ -713,7 +799,6 @@ class Engine:
                 error=error,
                 timing=timing,
             )
-        means = dict(zip((c.id for c in merged), scores.mean_logprobs, strict=True))
         top = max(means.values())
         exp = {c: math.exp(v - top) for c, v in means.items()}
         total = sum(exp.values())

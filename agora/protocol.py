@@ -18,8 +18,9 @@ A spec is ``protocols/NAME.yaml`` with its Jinja2 templates beside it (paths rel
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -171,10 +172,18 @@ class ProtocolSpec(_Frozen):
 class Protocol:
     """A validated spec with its compiled templates."""
 
-    def __init__(self, spec: ProtocolSpec, directory: Path, source: Path | None = None):
+    def __init__(
+        self,
+        spec: ProtocolSpec,
+        directory: Path,
+        source: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+    ):
         self.spec = spec
         self.directory = directory
         self.source = source
+        #: fields replaced by :meth:`with_overrides` since the spec was loaded from ``source``
+        self.overrides: dict[str, Any] = dict(overrides or {})
         env = make_environment(directory)
         self.system_template = PromptTemplate(env, spec.system_template, directory, COMMON_VARIABLES)
         self.templates: dict[str, PromptTemplate] = {}
@@ -230,15 +239,23 @@ class Protocol:
     def name(self) -> str:
         return self.spec.name
 
+    def template_hashes(self) -> dict[str, str]:
+        """Each prompt template's file name (relative to the spec) -> sha256 of its text."""
+        templates = [self.system_template, *self.templates.values()]
+        if self.spec.mediation is not None:
+            templates.append(self.mediator_template)
+        return {t.name: hashlib.sha256(t.source.encode("utf-8")).hexdigest() for t in templates}
+
     def with_overrides(self, **updates: object) -> Protocol:
         """A copy with fields replaced (validated; e.g. ``rounds=3``)."""
         data = self.spec.model_dump()
-        data.update({k: v for k, v in updates.items() if v is not None})
+        changed = {k: v for k, v in updates.items() if v is not None}
+        data.update(changed)
         try:
             spec = ProtocolSpec.model_validate(data)
         except ValidationError as exc:
             raise pydantic_error_line(exc, self.source, "protocol spec") from None
-        return Protocol(spec, self.directory, self.source)
+        return Protocol(spec, self.directory, self.source, {**self.overrides, **changed})
 
 
 def resolve_protocol_path(name_or_path: str | Path) -> Path:

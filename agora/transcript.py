@@ -4,6 +4,10 @@ The first line is a :class:`Header` (protocol, config hash, seed, personas, grap
 versions). Then one :class:`MessageEvent` per agent turn, a :class:`PhaseEvent` closing each phase, one
 :class:`BallotEvent` per voter, the :class:`OutcomeEvent`, and an :class:`EndEvent`. Wall-clock facts live only in
 each event's ``timing`` field, so two runs with the same seed can be compared with :meth:`Transcript.content`.
+
+Crash safety: each event is one line, flushed when written and synced to disk at every phase boundary, so a killed
+process leaves complete events followed at most by one cut-off line, which :meth:`Transcript.load` ignores.
+:func:`agora.resume` continues such a file from its last complete phase.
 """
 
 from __future__ import annotations
@@ -40,6 +44,15 @@ class Header(_Event):
     graph: list[tuple[str, str]]
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
+    templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="prompt template file -> sha256 of its text (part of the config hash)",
+    )
+    sources: dict[str, Any] = Field(
+        default_factory=dict,
+        description="where the configuration came from, for resuming: the protocol spec file, its template "
+        "directory and overrides, and each persona's card file (None for personas built in Python)",
+    )
 
 
 class MessageEvent(_Event):
@@ -202,13 +215,37 @@ def canonical_hash(data: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-class TranscriptWriter:
-    """Appends events to a JSON Lines file, flushing each line and syncing to disk at phase boundaries."""
+def config_hash(
+    protocol_spec: dict[str, Any],
+    personas: list[dict[str, Any]],
+    graph: list[tuple[str, str]],
+    question: str,
+    seed: int,
+    templates: dict[str, str],
+) -> str:
+    """The hash of everything that decides a debate's prompts: spec, cards, graph, question, seed, templates."""
+    config: dict[str, Any] = {
+        "protocol": protocol_spec,
+        "personas": personas,
+        "graph": [list(edge) for edge in graph],
+        "question": question,
+        "seed": seed,
+    }
+    if templates:
+        config["templates"] = templates
+    return canonical_hash(config)
 
-    def __init__(self, path: str | Path):
+
+class TranscriptWriter:
+    """Appends events to a JSON Lines file, flushing each line and syncing to disk at phase boundaries.
+
+    ``append=True`` continues an existing file (a resumed debate) instead of starting a new one.
+    """
+
+    def __init__(self, path: str | Path, *, append: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("w", encoding="utf-8")
+        self._fh = self.path.open("a" if append else "w", encoding="utf-8")
 
     def write(self, event: _Event, *, sync: bool = False) -> None:
         self._fh.write(event.model_dump_json() + "\n")
@@ -286,10 +323,15 @@ class Transcript:
     def save(self, path: str | Path) -> Path:
         """Write all events to ``path`` (atomically: a temporary file renamed into place)."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
             for event in self.events:
                 fh.write(event.model_dump_json() + "\n")
+            fh.flush()
+            os.fsync(
+                fh.fileno()
+            )  # on disk before it takes the name: a crash leaves the old file or the new one
         os.replace(tmp, path)
         return path
 
@@ -313,20 +355,17 @@ class Transcript:
             raise TranscriptError("transcript file not found", source=path) from None
         except IsADirectoryError:
             raise TranscriptError("expected a transcript file, found a directory", source=path) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TranscriptError("transcript is not UTF-8 text", source=path) from None
-        lines = text.split("\n")
-        truncated = False
-        if lines and lines[-1] == "":
-            lines.pop()
-        elif lines:
-            # no newline at the end: the writer was interrupted mid-line
-            truncated = True
-            lines.pop()
+        chunks = raw.split(b"\n")
+        # no newline at the end: the writer was interrupted mid-line (possibly mid-character), so drop that part
+        # before decoding
+        truncated = chunks[-1] != b""
+        chunks.pop()
         events = []
-        for number, line in enumerate(lines, start=1):
+        for number, chunk in enumerate(chunks, start=1):
+            try:
+                line = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TranscriptError(f"line {number} is not UTF-8 text", source=path) from None
             if not line.strip():
                 continue
             try:

@@ -332,7 +332,9 @@ async def test_abstaining_ballot_is_recorded():
     backend = ScriptedBackend(failing_reply({("delta", "vote"): "I would rather not say."}))
     result = await Debate(personas(), one_round(), backend=backend).run(QUESTION)
     (ballot,) = [b for b in result.transcript.ballots if b.agent == "delta"]
-    assert ballot.ranking == [] and ballot.parse == "abstain" and ballot.error is None
+    # a reply with no readable ranking is a failed ballot that says why, not a silent abstention
+    assert ballot.ranking == [] and ballot.parse == "abstain"
+    assert ballot.error.startswith("unreadable ballot: no label among A, B, C, D")
     assert result.outcome.voters == 3
     assert "delta" not in result.outcome.dissenters
 

@@ -164,3 +164,24 @@ def test_mediation_phase_names_are_reserved():
     spec["phases"].append({"name": "rank", "kind": "critique", "template": "debate/critique.j2"})
     with pytest.raises(ConfigError, match="'rank' is reserved"):
         agora.load_protocol("deliberation").with_overrides(phases=spec["phases"])
+
+
+async def test_a_cut_deliberation_resumes_to_the_uninterrupted_run(tmp_path):
+    """Cut the transcript after every line and inside lines: resuming gives the same content, the mediation steps
+    after the rounds being re-run whole."""
+    personas = [make_persona(n) for n in NAMES]
+    protocol = agora.load_protocol("deliberation")
+    mediation = protocol.spec.mediation.model_copy(
+        update={"ballot": "generated", "rank_template": "deliberation/rank.j2"}
+    )
+    protocol = protocol.with_overrides(mediation=mediation.model_dump())
+    out = tmp_path / "full.jsonl"
+    full = await agora.Debate(personas, protocol, backend=agora.ScriptedBackend(reply)).run("Q?", out=out)
+    raw = out.read_bytes()
+    ends = [i + 1 for i, b in enumerate(raw) if b == ord("\n")]
+    cuts = ends[:-2] + [(a + b) // 2 for a, b in zip(ends[:-2], ends[1:-1], strict=True)]
+    for cut in cuts:
+        path = tmp_path / f"cut{cut}.jsonl"
+        path.write_bytes(raw[:cut])
+        resumed = await agora.resume(path, backend=agora.ScriptedBackend(reply))
+        assert resumed.transcript.content() == full.transcript.content(), cut

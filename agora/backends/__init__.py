@@ -19,6 +19,7 @@ from .base import (
     ScoringUnsupported,
 )
 from .catalog import CATALOG, locate
+from .faults import Fault, FaultyBackend
 from .scripted import ScriptedBackend
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ __all__ = [
     "Backend",
     "CATALOG",
     "ChatMessage",
+    "Fault",
+    "FaultyBackend",
     "Generation",
     "GenerationRequest",
     "ScoreRequest",

@@ -17,14 +17,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
-from .batcher import Batcher
+from .batcher import BatchControl, Batcher
 from .cache import file_sha256, publish
 from .catalog import ModelLocation, locate
 
@@ -163,7 +163,11 @@ class ModelPool:
                     scorer=None,  # type: ignore[arg-type]
                 )
                 # both batchers share the model's one worker thread, so the model never runs two batches at once
-                loaded.batcher = Batcher(lambda reqs, lm=loaded: _generate_batch(lm, reqs), executor)
+                loaded.batcher = Batcher(
+                    lambda reqs, control, lm=loaded: _generate_batch(lm, reqs, control),
+                    executor,
+                    cancellable=True,
+                )
                 loaded.scorer = Batcher(lambda reqs, lm=loaded: _score_batch(lm, reqs), executor)
                 self._models[key] = loaded
             return loaded
@@ -277,9 +281,19 @@ class _Row:
 
 
 def _decode(
-    lm: LoadedModel, input_ids: torch.Tensor, mask: torch.Tensor, shared: int, rows: list[_Row]
+    lm: LoadedModel,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    shared: int,
+    rows: list[_Row],
+    control: BatchControl[Generation] | None = None,
+    finished: Callable[[int], None] | None = None,
 ) -> None:
-    """Decode a batch step by step; a row that finishes leaves the batch, so it costs nothing more."""
+    """Decode a batch step by step; a row that finishes leaves the batch, so it costs nothing more.
+
+    ``finished(i)`` is called as row ``i`` finishes. A row nobody waits for any more (``control.abandoned``, e.g. its
+    caller timed out) leaves the batch at the next step, so a runaway request does not keep the worker busy.
+    """
     model = lm.model
     cache_arg = _cache_argument(model)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -301,8 +315,18 @@ def _decode(
         next_position = positions[:, -1] + 1
         while True:
             logits = out.logits[:, -1, :]
-            chosen = [rows[i].choose(logits[k]) for k, i in enumerate(active)]
-            keep = [k for k, i in enumerate(active) if rows[i].add(chosen[k], lm.tokenizer)]
+            chosen: dict[int, int] = {}
+            keep = []
+            for k, i in enumerate(active):
+                row = rows[i]
+                if control is not None and control.abandoned(i):
+                    row.finish = "length"  # nobody waits for this row: stop decoding it
+                    continue
+                chosen[k] = row.choose(logits[k])
+                if row.add(chosen[k], lm.tokenizer):
+                    keep.append(k)
+                elif finished is not None:
+                    finished(i)
             if not keep:
                 return
             cache = _cache_of(out)
@@ -323,11 +347,14 @@ def _decode(
             next_position = next_position + 1
 
 
-def _generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> list[Generation]:
+def _generate_batch(
+    lm: LoadedModel, requests: Sequence[GenerationRequest], control: BatchControl[Generation] | None = None
+) -> list[Generation]:
     """Run one batch of ``requests`` (called in the model's worker thread).
 
     When the prompts begin alike (the protocol's preamble and the question come before each persona), the common
     prefix runs once and its KV cache is shared by every row; only each row's own tokens are processed per row.
+    With ``control``, each result is delivered as soon as its row finishes, and rows nobody waits for are dropped.
     """
     start = time.perf_counter()
     tok = lm.tokenizer
@@ -337,27 +364,30 @@ def _generate_batch(lm: LoadedModel, requests: Sequence[GenerationRequest]) -> l
     eos = lm.model.generation_config.eos_token_id
     eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
     rows = [_Row(r, eos_ids) for r in requests]
-    _decode(lm, input_ids, mask, shared, rows)
-    elapsed = time.perf_counter() - start
-    results = []
-    for prompt, row in zip(prompts, rows, strict=True):
+
+    def result(i: int) -> Generation:
+        row = rows[i]
         text = tok.decode(row.tokens, skip_special_tokens=True)
         for s in row.request.stop:
             cut = text.find(s)
             if cut >= 0:
                 text = text[:cut]
-        results.append(
-            Generation(
-                text=text.strip(),
-                prompt_tokens=len(prompt),
-                completion_tokens=len(row.tokens),
-                finish_reason=row.finish or "length",  # type: ignore[arg-type]
-                latency_s=elapsed,
-                batch_size=len(requests),
-                extra={"shared_prefix_tokens": shared} if shared else {},
-            )
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=len(prompts[i]),
+            completion_tokens=len(row.tokens),
+            finish_reason=row.finish or "length",  # type: ignore[arg-type]
+            latency_s=time.perf_counter() - start,
+            batch_size=len(requests),
+            extra={"shared_prefix_tokens": shared} if shared else {},
         )
-    return results
+
+    def finished(i: int) -> None:
+        if control is not None:
+            control.deliver(i, result(i))
+
+    _decode(lm, input_ids, mask, shared, rows, control, finished)
+    return [result(i) for i in range(len(rows))]
 
 
 def _cache_of(output: Any) -> Any:
