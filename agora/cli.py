@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -57,12 +58,33 @@ def _default_out(protocol: str) -> Path:
     return Path("transcripts") / f"{protocol}-{stamp}.jsonl"
 
 
+def check_out_path(out: Path) -> None:
+    """Refuse a transcript path that cannot be written, before any model loads."""
+    if out.is_dir():
+        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise AgoraError(
+            f"cannot create the transcript: {str(folder)!r} is a file, not a directory",
+            source=out,
+            field="--out",
+        )
+    if not os.access(folder, os.W_OK):
+        raise AgoraError(
+            f"cannot create the transcript: {str(folder)!r} is not writable", source=out, field="--out"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .debate import Debate, check_question
     from .persona import load_personas
     from .show import render_outcome
 
     question = check_question(args.question)
+    if args.out:
+        check_out_path(Path(args.out))
     personas = load_personas(args.personas)
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -81,8 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else _progress_printer(),
     )
     out = Path(args.out) if args.out else _default_out(debate.protocol.name)
-    if out.exists() and out.is_dir():
-        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    check_out_path(out)
     if not args.quiet:
         d = debate.describe()
         print(

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ._yaml import read_model
 from .errors import ConfigError, pydantic_error_line
 from .graph import GraphSpec
+from .prompt_samples import sample_contexts
 from .prompts import COMMON_VARIABLES, VOTE_VARIABLES, PromptTemplate, make_environment
 from .resources import builtin_dir
 
@@ -116,11 +117,18 @@ class Protocol:
         self.directory = directory
         self.source = source
         env = make_environment(directory)
-        self.system_template = PromptTemplate(env, spec.system_template, directory, COMMON_VARIABLES)
+        self.system_template = PromptTemplate(
+            env, spec.system_template, directory, COMMON_VARIABLES, field="system_template"
+        )
         self.templates: dict[str, PromptTemplate] = {}
-        for phase in spec.phases:
+        for i, phase in enumerate(spec.phases):
             allowed = COMMON_VARIABLES | VOTE_VARIABLES if phase.kind == "vote" else COMMON_VARIABLES
-            self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
+            template = PromptTemplate(env, phase.template, directory, allowed, field=f"phases.{i}.template")
+            self.templates[phase.name] = template
+        for phase in spec.phases:  # after every file was found: a trial rendering per template
+            samples = sample_contexts(phase.name, phase.kind == "vote")
+            self.system_template.try_render(samples)
+            self.templates[phase.name].try_render(samples)
 
     @property
     def name(self) -> str:
