@@ -70,6 +70,8 @@ def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise ConfigError(f"{kind} file nests too deeply", source=path) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date 2001-13-45 that PyYAML cannot build
+        raise ConfigError(f"invalid YAML value: {exc}", source=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

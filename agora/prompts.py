@@ -171,12 +171,14 @@ class PromptTemplate:
         source = _read_source(env, name, self.path, field)
         try:
             parsed = env.parse(source)
+            _check_tree(env, parsed, self.path, field, allowed)
             self._template = env.from_string(parsed)  # compile the tree already parsed
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
                 f"template syntax error at line {exc.lineno}: {exc.message}", source=self.path, field=field
             ) from None
-        _check_tree(env, parsed, self.path, field, allowed)
+        except RecursionError:
+            raise ConfigError("template nests too deeply", source=self.path, field=field) from None
         self.source = source
 
     def render(self, **context: Any) -> str:
