@@ -43,7 +43,7 @@ def sample_contexts(phase: str, vote: bool) -> list[tuple[str, dict[str, Any]]]:
         "persona": persona_context(_PERSONA),
         "rounds": 2,
         "phase": phase,
-        "agents": ["sample", "other", "third"],
+        "agents": ("sample", "other", "third"),
     }
     bare = {**base, "round": 1, "own": None, "inbox": []}
     full = {

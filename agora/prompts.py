@@ -1,9 +1,9 @@
 """Prompt templates: Jinja2 in a sandbox, with strict undefined variables.
 
-Templates are data shipped beside a protocol spec. They are rendered in a ``SandboxedEnvironment`` (no access to
-Python internals) with ``StrictUndefined`` (a misspelt variable fails loudly). Text that comes from contributors or
-models -- a persona's description, a proposal -- is passed in as plain strings and is never itself rendered as a
-template, so Jinja2 syntax inside it stays inert text.
+Templates are data shipped beside a protocol spec. They are rendered in an ``ImmutableSandboxedEnvironment`` (no
+access to Python internals, no changing what they are shown) with ``StrictUndefined`` (a misspelt variable fails
+loudly). Text that comes from contributors or models -- a persona's description, a proposal -- is passed in as plain
+strings and is never itself rendered as a template, so Jinja2 syntax inside it stays inert text.
 
 A template is checked when its protocol loads, before any model: its syntax, the variables it uses, every attribute
 it reaches for (nothing starting with an underscore), the templates it includes (files beside it, named literally),
@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from .errors import ConfigError
 
@@ -32,8 +32,8 @@ MAX_REPEAT = 100_000  # items (characters, list elements) a `*` in a template ma
 MAX_INCLUDE_DEPTH = 8
 
 
-class _PromptSandbox(SandboxedEnvironment):
-    """The sandbox, also refusing ``*`` and ``**`` whose result would be huge (``{{ question * 10**9 }}``)."""
+class _PromptSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox (templates cannot change the lists and dicts they are shown), also refusing ``*`` and ``**`` whose result would be huge (``{{ question * 10**9 }}``)."""
 
     intercepted_binops = frozenset({"*", "**"})
 

@@ -23,7 +23,7 @@ from agora.ballot_file import load_ballots
 from agora.ballots import LABELS, parse_approval, parse_ranking
 from agora.errors import AgoraError
 
-FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 # -- ballot parsing -------------------------------------------------------------------------------------------------
 TOKENS = [
