@@ -4,7 +4,10 @@ message staying flat as the number of agents grows."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import networkx as nx
 from hypothesis import given, settings
@@ -141,3 +144,24 @@ def test_merging_groups_as_pairwise_comparison_does(word_lists, threshold):
         else:
             home.append(agent)
     assert [list(c.members) for c in merge_answers(answers, threshold)] == groups
+
+
+def test_engine_benchmark_runs_and_ends_with_its_figures():
+    """``benchmarks/bench_engine.py`` on a small crowd: its last two lines carry the per-message cost and memory."""
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_engine.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "30,60", "--repeats", "1", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    *_, overhead, memory = proc.stdout.strip().splitlines()
+    figures = dict(item.split("=") for item in overhead.split() + memory.split())
+    assert set(figures) == {
+        "overhead_per_message_ms_30",
+        "overhead_per_message_ms_60",
+        "peak_memory_mb_30",
+        "peak_memory_mb_60",
+    }
+    assert all(float(v) > 0 for v in figures.values())
