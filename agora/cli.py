@@ -12,9 +12,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
-from .errors import AgoraError, DebateError
+from .errors import AgoraError, DebateError, one_line
 
 EXIT_USAGE = 2
 
@@ -213,8 +214,16 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as one line (naming the argument) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"agora: error: {self.prog}: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agora", description="Debates between contributed language models.")
+    parser = _Parser(prog="agora", description="Debates between contributed language models.")
     parser.add_argument("--version", action="version", version=f"agora {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

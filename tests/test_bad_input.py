@@ -166,6 +166,16 @@ def case_card_empty_file(root):
 
 
 @case
+def case_card_python_tag(root):
+    path = root / "cards" / "bravo.yaml"
+    path.write_text(
+        "name: bravo\nvalues: {fairness: 1}\ndescription: !!python/object/apply:os.system ['touch pwned']\n",
+        encoding="utf-8",
+    )
+    return run_argv(root), path, "line 3", ("python/object/apply",)
+
+
+@case
 def case_card_unknown_field(root):
     return (
         run_argv(root),
@@ -503,6 +513,18 @@ def case_rounds_flag_zero(root):
 
 
 @case
+def case_rounds_flag_not_a_number(root):
+    return run_argv(root, "--rounds", "many"), None, "--rounds", ("invalid int value: 'many'",)
+
+
+@case
+def case_question_missing(root):
+    argv = run_argv(root)
+    del argv[argv.index("--question") : argv.index("--question") + 2]
+    return argv, None, "--question", ("required",)
+
+
+@case
 def case_seed_negative(root):
     return run_argv(root, "--seed", "-3"), None, "field 'seed'", ()
 
@@ -572,6 +594,11 @@ def case_ballots_duplicate_voter(root):
 
 
 @case
+def case_ballots_seed_not_a_number(root):
+    return ballots_argv(root, "--seed", "0x1f"), None, "--seed", ("0x1f",)
+
+
+@case
 def case_ballots_unknown_rule(root):
     return ballots_argv(root, "--rule", "dictator"), None, "field '--rule'", ("dictator",)
 
@@ -630,7 +657,10 @@ def test_bad_input_is_refused(entry: Case, tmp_path, monkeypatch, capsys):
     torch_before = "torch" in sys.modules
     capsys.readouterr()
 
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse refuses a malformed command line itself
+        code = exc.code
 
     captured = capsys.readouterr()
     assert code == 2, captured.err
