@@ -27,13 +27,30 @@ from .errors import ConfigError
 # Variables every template may use, and those only some phases provide.
 COMMON_VARIABLES = frozenset({"question", "persona", "round", "rounds", "phase", "own", "inbox", "agents"})
 VOTE_VARIABLES = frozenset({"candidates"})
+
+
+def make_environment(directory: Path) -> SandboxedEnvironment:
+    """A sandboxed, strict environment without globals that loads templates from ``directory`` only."""
+    env = _PromptSandbox(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.globals.clear()
+    return env
+
+
 MAX_TEMPLATE_BYTES = 100_000
 MAX_REPEAT = 100_000  # items (characters, list elements) a `*` in a template may produce
 MAX_INCLUDE_DEPTH = 8
 
 
 class _PromptSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox (templates cannot change the lists and dicts they are shown), also refusing ``*`` and ``**`` whose result would be huge (``{{ question * 10**9 }}``)."""
+    """The immutable sandbox (templates cannot change the lists and dicts they are shown), also refusing ``*`` and
+    ``**`` whose result would be huge (``{{ question * 10**9 }}``)."""
 
     intercepted_binops = frozenset({"*", "**"})
 
@@ -51,20 +68,6 @@ class _PromptSandbox(ImmutableSandboxedEnvironment):
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
             raise jinja2.exceptions.SecurityError(f"'**' with exponent {right!r} is too large (limit 64)")
         return super().call_binop(context, operator, left, right)
-
-
-def make_environment(directory: Path) -> SandboxedEnvironment:
-    """A sandboxed, strict environment without globals that loads templates from ``directory`` only."""
-    env = _PromptSandbox(
-        loader=jinja2.FileSystemLoader(str(directory)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-    env.globals.clear()
-    return env
 
 
 def unsafe_attributes(tree: nodes.Template) -> list[tuple[str, int]]:
