@@ -604,7 +604,7 @@ def case_ballots_unknown_rule(root):
 
 
 @case
-def case_show_corrupt_middle_line(root):
+def case_show_corrupt_header(root):
     path = root / "t.jsonl"
     Debate(
         load_personas(root / "cards"),
@@ -612,9 +612,9 @@ def case_show_corrupt_middle_line(root):
         backend=ScriptedBackend(lambda r: "Ranking: A, B, C" if r.phase == "vote" else "Answer: yes."),
     ).run_sync(QUESTION, out=path)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[2] = '{"type": "message", "round": "two"}\n'
+    lines[0] = '{"type": "header", "protocol": "debate", "seed": "zero"}\n'
     path.write_text("".join(lines), encoding="utf-8")
-    return ["show", str(path)], path, "line 3", ("not a valid event",)
+    return ["show", str(path)], path, "line 1", ("not a valid event",)
 
 
 async def refuse_to_run(*args, **kwargs):
