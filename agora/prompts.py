@@ -14,7 +14,9 @@ refused while rendering.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ def make_environment(directory: Path) -> SandboxedEnvironment:
         keep_trailing_newline=False,
     )
     env.globals.clear()
+    env.filters.pop("random", None)  # unseeded: a prompt must follow from the run's seed
+    env.filters = {name: _bounded_filter(name, fn) for name, fn in env.filters.items()}
     return env
 
 
@@ -49,8 +53,8 @@ MAX_INCLUDE_DEPTH = 8
 
 
 class _PromptSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox (templates cannot change the lists and dicts they are shown), also refusing ``*`` and
-    ``**`` whose result would be huge (``{{ question * 10**9 }}``)."""
+    """The immutable sandbox (templates cannot change the lists and dicts they are shown), also refusing ``*``,
+    ``**`` and format widths whose result would be huge (``{{ question * 10**9 }}``, ``'{:>999999999}'.format``)."""
 
     intercepted_binops = frozenset({"*", "**"})
 
@@ -67,7 +71,64 @@ class _PromptSandbox(ImmutableSandboxedEnvironment):
                     )
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
             raise jinja2.exceptions.SecurityError(f"'**' with exponent {right!r} is too large (limit 64)")
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() * right > MAX_POWER_BITS
+        ):
+            raise jinja2.exceptions.SecurityError(
+                f"'**' would build a number of {left.bit_length() * right} bits, too large (limit {MAX_POWER_BITS})"
+            )
         return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        if getattr(value, "__name__", "") in ("format", "format_map") and isinstance(
+            getattr(value, "__self__", None), str
+        ):
+            _check_widths(value.__self__)
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            mapping = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else {}
+            for item in (*args, *kwargs.values(), *mapping.values()):
+                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_REPEAT:
+                    raise jinja2.exceptions.SecurityError(
+                        f"format argument {item} is too large (limit {MAX_REPEAT})"
+                    )
+            return wrapped(*args, **kwargs)
+
+        return bounded
+
+
+MAX_POWER_BITS = 100_000
+
+
+def _check_widths(fmt: str) -> None:
+    """Refuse a format string whose field width or precision would build a huge string (``{:>999999999}``)."""
+    for digits in re.findall(r"\d+", fmt):
+        if len(digits) > 6 or int(digits) > MAX_REPEAT:
+            raise jinja2.exceptions.SecurityError(f"format width {digits} is too large (limit {MAX_REPEAT})")
+
+
+def _bounded_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` refusing a number argument large enough to build a huge result (``center(10**9)``, ``batch``)."""
+    skip = 2 if getattr(fn, "jinja_pass_arg", None) is not None else 1  # the context, then the value itself
+
+    @functools.wraps(fn)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args[skip:], *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_REPEAT:
+                raise jinja2.exceptions.SecurityError(
+                    f"filter {name!r} with argument {value} is too large (limit {MAX_REPEAT})"
+                )
+        if name == "format" and len(args) >= skip and isinstance(args[skip - 1], str):
+            _check_widths(args[skip - 1])
+        return fn(*args, **kwargs)
+
+    return bounded
 
 
 def unsafe_attributes(tree: nodes.Template) -> list[tuple[str, int]]:

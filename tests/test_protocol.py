@@ -239,7 +239,20 @@ def test_templates_have_no_globals(protocol_copy, text):
 
 
 @pytest.mark.parametrize(
-    "text", ["{{ question * 10 ** 8 }}", "{{ (inbox * 10 ** 7) | length }}", "{{ 2 ** 100000 }}"]
+    "text",
+    [
+        "{{ question * 10 ** 8 }}",
+        "{{ (inbox * 10 ** 7) | length }}",
+        "{{ 2 ** 100000 }}",
+        "{{ ((10 ** 64) ** 64) ** 64 }}",
+        "{{ question | center(10 ** 9) }}",
+        "{{ question | indent(999999999) }}",
+        "{{ inbox | batch(10 ** 9, 'x') | list }}",
+        "{{ '%999999999d' | format(1) }}",
+        "{{ '{:>999999999}'.format(question) }}",
+        "{{ '{0:>{1}}'.format(question, 10 ** 9) }}",
+        "{{ '{a:>{w}}'.format_map({'a': question, 'w': 10 ** 9}) }}",
+    ],
 )
 def test_huge_repetition_is_refused(protocol_copy, text):
     template = protocol_copy.parent / "debate" / "propose.j2"
@@ -249,11 +262,22 @@ def test_huge_repetition_is_refused(protocol_copy, text):
     assert "too large" in str(info.value)
 
 
-def test_small_repetition_still_renders(protocol_copy):
+def test_small_repetition_and_widths_still_render(protocol_copy):
     template = protocol_copy.parent / "debate" / "propose.j2"
-    template.write_text("{{ '-' * 20 }} {{ question }} {{ 2 ** 10 }}")
+    template.write_text(
+        "{{ '-' * 20 }} {{ question }} {{ 2 ** 10 }} {{ question | center(9) }} {{ '%3d' | format(7) }} "
+        "{{ '{:>4}'.format(round) }}"
+    )
     p = load_protocol(protocol_copy)
-    assert p.templates["propose"].render(**context()).startswith("-" * 20 + " ")
+    assert p.templates["propose"].render(**context()) == "-" * 20 + " Q? 1024     Q?      7    1"
+
+
+def test_the_unseeded_random_filter_is_not_offered(protocol_copy):
+    template = protocol_copy.parent / "debate" / "propose.j2"
+    template.write_text("{{ agents | random }}")
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "random" in str(info.value) and "phases.0.template" in str(info.value)
 
 
 def test_include_beside_the_spec_is_checked_too(protocol_copy):
