@@ -20,6 +20,14 @@ from .errors import AgoraError, DebateError, one_line
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as one line (naming the argument) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"agora: error: {self.prog}: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def _progress_printer():
     """Progress on stderr: a live counter on a terminal, one line per phase otherwise."""
     from .engine import Progress
@@ -212,14 +220,6 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
                 tie = " (tied)" if len(tier) > 1 else ""
                 print(f"  {place:>2}. {c:<{width}}  {r.scores[c]:10.4g}{tie}")
     return 0
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, reporting a bad command line as one line (naming the argument) with exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"agora: error: {self.prog}: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:

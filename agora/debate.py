@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from .backends import Backend, check_model, resolve_backend
+from .backends import Backend, resolve_backend
 from .engine import Engine, ProgressCallback
 from .errors import ConfigError
 from .graph import build_graph, check_graph
@@ -126,10 +126,6 @@ class Debate:
             self.graph = check_graph(graph, names)
         overrides = dict(backends or {})
         cache: dict[str, Backend] = dict(overrides)
-        if backend is None:  # every card's model is checked before the first backend is built
-            for p in self.personas:
-                if p.model not in cache:
-                    check_model(p)
         self.backends: dict[str, Backend] = {}
         for p in self.personas:
             self.backends[p.name] = backend if backend is not None else resolve_backend(p, cache)

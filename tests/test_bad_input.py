@@ -241,14 +241,14 @@ def case_card_absurd_token_budget(root):
 
 @case
 def case_card_unknown_model(root):
-    path = edit_card(root, "charlie", model="gpt-17-ultra")
+    path = edit_card(root, "alpha", model="gpt-17-ultra")
     return run_argv(root), path, "field 'model'", ("gpt-17-ultra",)
 
 
 @case
 def case_card_model_directory_without_config(root):
     (root / "cards" / "weights").mkdir()
-    path = edit_card(root, "charlie", model=str(root / "cards" / "weights"))
+    path = edit_card(root, "alpha", model=str(root / "cards" / "weights"))
     return run_argv(root), path, "field 'model'", ("config.json",)
 
 
@@ -693,3 +693,20 @@ def test_refused_in_a_fresh_process(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and str(file) in proc.stderr and field in proc.stderr
     assert tree(root) == before
+
+
+def test_an_unknown_model_after_valid_ones_is_refused_before_any_model_loads(tmp_path, monkeypatch, capsys):
+    """The cards before it may bring in the model backend's code, but no model is loaded and nothing is written."""
+    root = tmp_path / "user"
+    root.mkdir()
+    setup(root)
+    monkeypatch.chdir(root)
+    path = edit_card(root, "charlie", model="gpt-17-ultra")
+    monkeypatch.setattr(Engine, "run", refuse_to_run)
+    before = tree(root)
+    assert main(run_argv(root)) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and str(path) in line and "field 'model'" in line and "gpt-17-ultra" in line
+    assert tree(root) == before
+    pool = sys.modules.get("agora.backends.transformers_backend")
+    assert pool is None or pool.DEFAULT_POOL.report() == []

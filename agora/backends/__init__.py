@@ -34,21 +34,8 @@ __all__ = [
     "Scores",
     "ScoringUnsupported",
     "ScriptedBackend",
-    "check_model",
     "resolve_backend",
 ]
-
-
-def check_model(persona: Persona) -> None:
-    """Refuse ``persona.model`` if no backend can serve it, without importing torch or loading anything."""
-    ref = persona.model
-    if ref == "scripted":
-        raise ModelNotFoundError(
-            "model 'scripted' needs a ScriptedBackend passed in Python: Debate(..., backends={'scripted': ...})",
-            source=persona.source,
-            field="model",
-        )
-    locate(ref, source=persona.source)  # fails fast, without importing torch
 
 
 def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -> Backend:
@@ -57,7 +44,13 @@ def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -
     ref = persona.model
     if ref in cache:
         return cache[ref]
-    check_model(persona)
+    if ref == "scripted":
+        raise ModelNotFoundError(
+            "model 'scripted' needs a ScriptedBackend passed in Python: Debate(..., backends={'scripted': ...})",
+            source=persona.source,
+            field="model",
+        )
+    locate(ref, source=persona.source)  # fails fast, without importing torch
     try:
         from .transformers_backend import TransformersBackend
     except ImportError as exc:
