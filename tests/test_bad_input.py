@@ -4,8 +4,8 @@ Each entry starts from a valid setup of the user's own (three persona cards in a
 protocol with its templates, a ballot file) and breaks one thing. Run through ``agora``'s command line, each must
 print exactly one line on stderr naming the file and the field, exit with status 2, and write nothing: the run points
 ``--out`` into the same temporary directory, which must be unchanged afterwards. Nothing here loads a model: the
-valid setup names the real default model, so anything that got past validation would try to load it (and the test
-checks that torch was never imported).
+valid setup names the real default model, the engine is replaced by a guard that fails the test if a bad input ever
+reaches it, and the test checks that torch was not even imported.
 """
 
 from __future__ import annotations
