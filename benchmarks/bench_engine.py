@@ -1,6 +1,6 @@
 """The engine's own cost: time per message and peak memory of large debates on the scripted backend.
 
-    python benchmarks/bench_engine.py                         # 100 and 1,000 agents, 3 rounds, 3 repeats
+    python benchmarks/bench_engine.py                         # 100 and 1,000 agents, 3 rounds, 5 repeats
     python benchmarks/bench_engine.py --sizes 100 --repeats 1  # a quick look
 
 Every agent is a generated persona on a connected small-world graph (networkx ``connected_watts_strogatz_graph``:
@@ -165,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000", help="comma-separated agent counts")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--k", type=int, default=6, help="small-world: nearest neighbours per agent")
     parser.add_argument("--p", type=float, default=0.1, help="small-world: rewiring probability")
     parser.add_argument("--skip-memory", action="store_true")
