@@ -15,6 +15,31 @@ M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_BYTES = 1_000_000
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: object, first: int, again: int):
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that repeats a key (the safe loader keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: the safe loader refuses it below
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
     """Read ``path`` as a YAML mapping; every failure is a :class:`ConfigError` naming the file."""
     try:
@@ -36,7 +61,17 @@ def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
     if "\x00" in text:
         raise ConfigError(f"{kind} file contains binary data", source=path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise ConfigError(
+            f"key {dup.key!r} appears twice (lines {dup.first} and {dup.again})",
+            source=path,
+            field=str(dup.key),
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{kind} file nests too deeply", source=path) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date 2001-13-45 that PyYAML cannot build
+        raise ConfigError(f"invalid YAML value: {exc}", source=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -150,12 +150,33 @@ def negated(answer: str) -> bool:
 
 
 def same_answer(a: str, b: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    sa, sb = stance(a), stance(b)
-    if sa is not None or sb is not None:
-        return sa == sb and sa is not None
-    if negated(a) != negated(b):  # "should ban" and "should not ban" share nearly every word
+    return _same(_Features.of(a), _Features.of(b), threshold)
+
+
+@dataclass(frozen=True)
+class _Features:
+    """What :func:`same_answer` compares, computed once per answer (merging n answers compares many pairs)."""
+
+    normalised: str
+    stance: str | None
+    negated: bool
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, answer: str) -> _Features:
+        return cls(normalise(answer), stance(answer), negated(answer), content_words(answer))
+
+
+def _same(a: _Features, b: _Features, threshold: float) -> bool:
+    if a.stance is not None or b.stance is not None:
+        return a.stance == b.stance and a.stance is not None
+    if a.negated != b.negated:  # "should ban" and "should not ban" share nearly every word
         return False
-    return similarity(a, b) >= threshold
+    if a.normalised == b.normalised:
+        return True
+    if not a.words or not b.words:
+        return False
+    return len(a.words & b.words) / len(a.words | b.words) >= threshold
 
 
 @dataclass(frozen=True)
@@ -170,11 +191,14 @@ class Candidate:
 def merge_answers(answers: Mapping[str, str], threshold: float = DEFAULT_THRESHOLD) -> list[Candidate]:
     """Group ``agent -> answer`` (in the mapping's order) into candidates."""
     groups: list[list[str]] = []
+    heads: list[_Features] = []  # the features of each group's first answer
     for agent, answer in answers.items():
-        for group in groups:
-            if same_answer(answers[group[0]], answer, threshold):
+        features = _Features.of(answer)
+        for group, head in zip(groups, heads, strict=True):
+            if _same(head, features, threshold):
                 group.append(agent)
                 break
         else:
             groups.append([agent])
+            heads.append(features)
     return [Candidate(g[0], answers[g[0]], tuple(g)) for g in groups]

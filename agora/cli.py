@@ -12,11 +12,20 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
-from .errors import AgoraError, DebateError
+from .errors import AgoraError, DebateError, one_line
 
 EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as one line (naming the argument) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"agora: error: {self.prog}: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
 
 
 def _progress_printer():
@@ -60,12 +69,33 @@ def _default_out(protocol: str) -> Path:
     return Path("transcripts") / f"{protocol}-{stamp}.jsonl"
 
 
+def check_out_path(out: Path) -> None:
+    """Refuse a transcript path that cannot be written, before any model loads."""
+    if out.is_dir():
+        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise AgoraError(
+            f"cannot create the transcript: {str(folder)!r} is a file, not a directory",
+            source=out,
+            field="--out",
+        )
+    if not os.access(folder, os.W_OK):
+        raise AgoraError(
+            f"cannot create the transcript: {str(folder)!r} is not writable", source=out, field="--out"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .debate import Debate, check_question
     from .persona import load_personas
     from .show import render_outcome
 
     question = check_question(args.question)
+    if args.out:
+        check_out_path(Path(args.out))
     personas = load_personas(args.personas)
     if args.only:
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -84,8 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else _progress_printer(),
     )
     out = Path(args.out) if args.out else _default_out(debate.protocol.name)
-    if out.exists() and out.is_dir():
-        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    check_out_path(out)
     if not args.quiet:
         d = debate.describe()
         print(
@@ -248,7 +277,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agora", description="Debates between contributed language models.")
+    parser = _Parser(prog="agora", description="Debates between contributed language models.")
     parser.add_argument("--version", action="version", version=f"agora {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -151,6 +151,7 @@ class Engine:
     ):
         self.personas = {p.name: p for p in personas}
         self.order = [p.name for p in personas]
+        self._agents = tuple(self.order)  # one shared copy for every prompt context, not one per agent
         self.protocol = protocol
         self.spec = protocol.spec
         self.graph = graph
@@ -301,7 +302,7 @@ class Engine:
             "round": r,
             "rounds": self.spec.rounds,
             "phase": phase.name,
-            "agents": list(self.order),
+            "agents": self._agents,
             "own": message_context(own) if own is not None else None,
             "inbox": [message_context(m) for m in inbox],
         }

@@ -26,7 +26,13 @@ class AgoraError(Exception):
         if self.field:
             where.append(f"field '{self.field}'")
         prefix = ": ".join(where)
-        return f"{prefix}: {self.detail}" if prefix else self.detail
+        line = f"{prefix}: {self.detail}" if prefix else self.detail
+        return one_line(line)
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so an error stays on one line."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 class ConfigError(AgoraError):

@@ -274,7 +274,36 @@ def load_protocol(name_or_path: str | Path = "debate") -> Protocol:
     """Load and validate a protocol spec and compile its templates."""
     path = resolve_protocol_path(name_or_path)
     spec = read_model(path, ProtocolSpec, "protocol spec")
-    return Protocol(spec, path.parent, path)
+    try:
+        protocol = Protocol(spec, path.parent, path)
+        try_templates(protocol)
+    except ConfigError as exc:
+        if exc.field is not None or exc.source is None:
+            raise
+        field = template_field(spec, path.parent, exc.source)
+        raise ConfigError(exc.detail, source=exc.source, field=field) from None
+    return protocol
+
+
+def template_field(spec: ProtocolSpec, directory: Path, source: str) -> str | None:
+    """The spec field that names the template file ``source`` (``system_template``, ``phases.1.template``)."""
+    if source == str(directory / spec.system_template):
+        return "system_template"
+    for i, phase in enumerate(spec.phases):
+        if source == str(directory / phase.template):
+            return f"phases.{i}.template"
+    return None
+
+
+def try_templates(protocol: Protocol) -> None:
+    """Render every phase's template and the system template once on sample contexts (see
+    :mod:`agora.prompt_samples`), so that a template that would break mid-debate is refused before any model loads."""
+    from .prompt_samples import sample_contexts
+
+    for phase in protocol.spec.phases:
+        samples = sample_contexts(phase.name, phase.kind == "vote")
+        protocol.system_template.try_render(samples)
+        protocol.templates[phase.name].try_render(samples)
 
 
 def list_protocols() -> list[Path]:

@@ -208,22 +208,88 @@ def test_sandbox_escape_fails_with_config_error(protocol_copy, source):
     assert str(template) in str(info.value)
 
 
-def test_sandbox_escape_is_reported_as_unsafe_at_render_time(protocol_copy):
+def test_sandbox_escape_is_refused_when_the_spec_loads(protocol_copy):
     template = protocol_copy.parent / "debate" / "propose.j2"
     template.write_text("{{ ''.__class__.__mro__ }}")
-    p = load_protocol(protocol_copy)  # nothing undeclared: it loads
     with pytest.raises(ConfigError) as info:
-        p.templates["propose"].render(**context())
-    assert "unsafe" in str(info.value)
-    assert str(template) in str(info.value)
+        load_protocol(protocol_copy)
+    assert "'__class__'" in str(info.value) and "'__mro__'" in str(info.value)
+    assert str(template) in str(info.value) and "phases.0.template" in str(info.value)
 
 
-def test_huge_range_is_blocked(protocol_copy):
+def test_computed_sandbox_escape_is_caught_by_the_trial_rendering(protocol_copy):
+    """An attribute name built at render time passes the static check; the sandbox refuses it on the trial run."""
     template = protocol_copy.parent / "debate" / "propose.j2"
-    template.write_text("{{ range(10 ** 9) | list | length }}")
+    template.write_text("{% set n = '_' ~ '_class__' %}{{ question | attr(n) }}")
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "unsafe" in str(info.value) and str(template) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{{ range(10 ** 9) | list | length }}", "{{ lipsum() }}", "{{ cycler(1, 2) }}", "{{ namespace(a=1) }}"],
+)
+def test_templates_have_no_globals(protocol_copy, text):
+    template = protocol_copy.parent / "debate" / "propose.j2"
+    template.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "undefined variable" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ question * 10 ** 8 }}",
+        "{{ (inbox * 10 ** 7) | length }}",
+        "{{ 2 ** 100000 }}",
+        "{{ ((10 ** 64) ** 64) ** 64 }}",
+        "{{ question | center(10 ** 9) }}",
+        "{{ question | indent(999999999) }}",
+        "{{ inbox | batch(10 ** 9, 'x') | list }}",
+        "{{ '%999999999d' | format(1) }}",
+        "{{ '{:>999999999}'.format(question) }}",
+        "{{ '{0:>{1}}'.format(question, 10 ** 9) }}",
+        "{{ '{a:>{w}}'.format_map({'a': question, 'w': 10 ** 9}) }}",
+    ],
+)
+def test_huge_repetition_is_refused(protocol_copy, text):
+    template = protocol_copy.parent / "debate" / "propose.j2"
+    template.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "too large" in str(info.value)
+
+
+def test_small_repetition_and_widths_still_render(protocol_copy):
+    template = protocol_copy.parent / "debate" / "propose.j2"
+    template.write_text(
+        "{{ '-' * 20 }} {{ question }} {{ 2 ** 10 }} {{ question | center(9) }} {{ '%3d' | format(7) }} "
+        "{{ '{:>4}'.format(round) }}"
+    )
     p = load_protocol(protocol_copy)
-    with pytest.raises(ConfigError):
-        p.templates["propose"].render(**context())
+    assert p.templates["propose"].render(**context()) == "-" * 20 + " Q? 1024     Q?      7    1"
+
+
+def test_the_unseeded_random_filter_is_not_offered(protocol_copy):
+    template = protocol_copy.parent / "debate" / "propose.j2"
+    template.write_text("{{ agents | random }}")
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "random" in str(info.value) and "phases.0.template" in str(info.value)
+
+
+def test_include_beside_the_spec_is_checked_too(protocol_copy):
+    folder = protocol_copy.parent / "debate"
+    (folder / "part.j2").write_text("From {{ persona.name }}: {{ secret }}")
+    (folder / "propose.j2").write_text("{% include 'debate/part.j2' %}")
+    with pytest.raises(ConfigError) as info:
+        load_protocol(protocol_copy)
+    assert "secret" in str(info.value)
+    (folder / "part.j2").write_text("From {{ persona.name }}.")
+    p = load_protocol(protocol_copy)
+    assert p.templates["propose"].render(**context()).startswith("From ")
 
 
 def test_missing_context_variable_at_render_is_config_error(protocol_copy):

@@ -1,0 +1,59 @@
+"""Sample template contexts: what a template may meet in a debate, for one trial rendering when a protocol loads.
+
+A template that breaks on one of these (a misspelt attribute such as ``persona.nmae``, ``own.answer`` without a
+guard for an agent that has no answer yet) is refused before any model loads, instead of failing mid-debate.
+The samples are built with the same functions the engine uses, so they have the shapes the engine passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .persona import Persona
+from .phases import message_context, persona_context
+from .transcript import MessageEvent
+
+_PERSONA = Persona(
+    name="sample",
+    values={"fairness": 0.6, "public_health": 0.4},
+    description="You are a sample persona.",
+    model="scripted",
+)
+
+
+def _message(agent: str, phase: str, round: int = 1) -> MessageEvent:
+    return MessageEvent(
+        id=f"r{round}.{phase}.{agent}",
+        round=round,
+        phase=phase,
+        kind=phase,
+        agent=agent,
+        model="scripted",
+        recipients=["sample"],
+        prompt_hash="0" * 16,
+        text=f"Answer: {agent} says yes. Because it is fair.",
+        answer=f"{agent} says yes.",
+    )
+
+
+def sample_contexts(phase: str, vote: bool) -> list[tuple[str, dict[str, Any]]]:
+    """(description, context) pairs: an agent with no answer of its own and an empty inbox, and one with both."""
+    base = {
+        "question": "Should the sample be taken?",
+        "persona": persona_context(_PERSONA),
+        "rounds": 2,
+        "phase": phase,
+        "agents": ("sample", "other", "third"),
+    }
+    bare = {**base, "round": 1, "own": None, "inbox": []}
+    full = {
+        **base,
+        "round": 2,
+        "own": message_context(_message("sample", "propose")),
+        "inbox": [message_context(_message(a, "critique", 2)) for a in ("other", "third")],
+    }
+    samples = [("with no own answer and an empty inbox", bare), ("with an own answer and two messages", full)]
+    if vote:
+        candidates = [{"label": "A", "text": "Yes, take it."}, {"label": "B", "text": "No, leave it."}]
+        samples = [(d, {**c, "candidates": candidates}) for d, c in samples]
+    return samples
