@@ -57,3 +57,12 @@ def sample_contexts(phase: str, vote: bool) -> list[tuple[str, dict[str, Any]]]:
         candidates = [{"label": "A", "text": "Yes, take it."}, {"label": "B", "text": "No, leave it."}]
         samples = [(d, {**c, "candidates": candidates}) for d, c in samples]
     return samples
+
+
+def mediator_contexts() -> list[tuple[str, dict[str, Any]]]:
+    """Samples for the mediator's templates: drafting (no statement yet) and revising (a statement, critiques)."""
+    opinions = [message_context(_message(a, "propose")) for a in ("sample", "other")]
+    critiques = [message_context(_message(a, "critique_draft")) for a in ("sample", "other")]
+    drafting = {"question": "Should the sample be taken?", "round": 1, "opinions": opinions, "critiques": []}
+    revising = {**drafting, "critiques": critiques, "statement": "We take the sample, fairly."}
+    return [("drafting", {**drafting, "statement": None}), ("revising", revising)]

@@ -298,12 +298,22 @@ def template_field(spec: ProtocolSpec, directory: Path, source: str) -> str | No
 def try_templates(protocol: Protocol) -> None:
     """Render every phase's template and the system template once on sample contexts (see
     :mod:`agora.prompt_samples`), so that a template that would break mid-debate is refused before any model loads."""
-    from .prompt_samples import sample_contexts
+    from .prompt_samples import mediator_contexts, sample_contexts
 
-    for phase in protocol.spec.phases:
+    for phase in [*protocol.spec.phases, *protocol.mediation_phases().values()]:
+        if phase.name in ("draft", "revise_draft") and protocol.spec.mediation is not None:
+            continue  # the mediator's own templates: below
         samples = sample_contexts(phase.name, phase.kind == "vote")
         protocol.system_template.try_render(samples)
         protocol.templates[phase.name].try_render(samples)
+    if protocol.spec.mediation is not None:
+        samples = mediator_contexts()
+        for template in (
+            protocol.mediator_template,
+            protocol.templates["draft"],
+            protocol.templates["revise_draft"],
+        ):
+            template.try_render(samples)
 
 
 def list_protocols() -> list[Path]:

@@ -185,3 +185,18 @@ async def test_a_cut_deliberation_resumes_to_the_uninterrupted_run(tmp_path):
         path.write_bytes(raw[:cut])
         resumed = await agora.resume(path, backend=agora.ScriptedBackend(reply))
         assert resumed.transcript.content() == full.transcript.content(), cut
+
+
+def test_a_mediator_template_that_breaks_on_a_sample_is_refused_at_load(tmp_path):
+    import shutil
+
+    from agora.resources import builtin_dir
+
+    shipped = builtin_dir("protocols")
+    for name in ("debate", "deliberation"):
+        shutil.copytree(shipped / name, tmp_path / name)
+    shutil.copy(shipped / "deliberation.yaml", tmp_path / "deliberation.yaml")
+    # while drafting there is no statement yet: a template that assumes one breaks mid-debate
+    (tmp_path / "deliberation" / "draft.j2").write_text("{{ question }} {{ statement.upper() }}")
+    with pytest.raises(ConfigError, match="draft.j2"):
+        agora.load_protocol(tmp_path / "deliberation.yaml")
