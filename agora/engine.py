@@ -44,6 +44,7 @@ from .transcript import (
     MessageEvent,
     OutcomeEvent,
     PhaseEvent,
+    StopEvent,
     Transcript,
     TranscriptWriter,
     canonical_hash,
@@ -55,7 +56,7 @@ DEFAULT_VOTE_TOKENS = 24
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'outcome'."""
+    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'stop', 'outcome'."""
 
     stage: str
     round: int = 0
@@ -177,7 +178,9 @@ class Engine:
         rounds = self.spec.rounds
         latest: dict[str, MessageEvent] = {}  # each agent's latest successful proposal or revision
         previous: dict[str, MessageEvent] = {}  # messages of the previous phase, by sender
+        answers: list[dict[str, MessageEvent]] = []  # ``latest`` after each proposal or revision phase
         for r in range(1, rounds + 1):
+            stop = None
             for phase in self.spec.phases:
                 if not phase.runs_in(r, rounds):
                     continue
@@ -188,6 +191,54 @@ class Engine:
                 previous = {m.agent: m for m in messages}
                 if phase.kind in ("propose", "revise"):
                     latest.update({m.agent: m for m in messages if m.ok})
+                    answers.append(dict(latest))
+                stop = self._budget_spent()
+                if stop:
+                    break
+            if stop is None and r < rounds:
+                stop = self._consensus(answers)
+            if stop is not None:
+                await self._stop_early(question, r, stop, latest)
+                return
+
+    # -- early stopping ----------------------------------------------------------------------------------------
+    def _completion_tokens(self) -> int:
+        return sum(e.completion_tokens for e in self.transcript.events if isinstance(e, MessageEvent))
+
+    def _budget_spent(self) -> str | None:
+        budget = self.spec.stop.max_tokens
+        return "token budget" if budget is not None and self._completion_tokens() >= budget else None
+
+    def _consensus(self, answers: list[dict[str, MessageEvent]]) -> str | None:
+        """'unanimous' or 'stable' when the protocol stops on that kind of consensus and it holds now."""
+        mode = self.spec.stop.consensus
+        if mode == "none" or not answers or len(answers[-1]) < len(self.order):
+            return None
+        threshold = self.spec.aggregation.merge_threshold
+        if mode == "unanimous":
+            together = {n: m.answer or m.text[:200] for n, m in answers[-1].items()}
+            return "unanimous" if len(merge_answers(together, threshold)) == 1 else None
+        if len(answers) < 2:
+            return None
+        before, now = answers[-2], answers[-1]
+        for name, message in now.items():
+            old = before.get(name)
+            if old is None:
+                return None
+            if (
+                old.id != message.id
+                and len(merge_answers({"a": old.answer, "b": message.answer}, threshold)) > 1
+            ):
+                return None
+        return "stable"
+
+    async def _stop_early(self, question: str, r: int, reason: str, latest: dict[str, MessageEvent]) -> None:
+        """Record why the debate stops after round ``r`` and run the protocol's vote now."""
+        self._emit(StopEvent(round=r, reason=reason, completion_tokens=self._completion_tokens()), sync=True)
+        self.progress(Progress("stop", r, self.spec.rounds, detail=reason))
+        for phase in self.spec.phases:
+            if phase.kind == "vote":
+                await self._vote(question, phase, r, latest)
 
     def _context(
         self,
@@ -378,7 +429,9 @@ class Engine:
             context = self._context(question, persona, r, phase, latest.get(name), [])
             context["candidates"] = [{"label": lab, "text": answers[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
-            if phase.ballot == "scored":
+            if phase.ballot == "own":
+                ballot = self._own_ballot(name, merged, labels)
+            elif phase.ballot == "scored":
                 ballot = await self._scored_ballot(name, request, merged, labels)
             else:
                 ballot = await self._generated_ballot(
@@ -464,6 +517,24 @@ class Engine:
             approved=ranking[0] if approval and ranking else None,
             timing=timing,
         )
+
+    def _own_ballot(self, name: str, merged: list[Candidate], labels: dict[str, str]) -> BallotEvent:
+        """The voter ranks the candidate that holds its own latest answer first and ties the rest (no model
+        call): counted by plurality, this is a plain majority vote over the agents' answers."""
+        weight = self.personas[name].weight
+        mine = next((c.id for c in merged if name in c.members), None)
+        if mine is None:
+            return BallotEvent(
+                agent=name,
+                weight=weight,
+                labels=labels,
+                ranking=[],
+                parse="own",
+                error="no answer of its own",
+            )
+        rest = [c.id for c in merged if c.id != mine]
+        ranking = [[mine], rest] if rest else [[mine]]
+        return BallotEvent(agent=name, weight=weight, labels=labels, ranking=ranking, parse="own")
 
     async def _scored_ballot(
         self, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]

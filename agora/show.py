@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, Transcript
+from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, StopEvent, Transcript
 
 WIDTH = 100
 
@@ -126,6 +126,10 @@ def render(transcript: Transcript) -> str:
         elif isinstance(e, OutcomeEvent):
             out.append("")
             out.extend(render_outcome(e))
+        elif isinstance(e, StopEvent):
+            out.append(
+                f"── stopped after round {e.round}: {e.reason} ({e.completion_tokens} tokens) " + "─" * 10
+            )
         elif isinstance(e, EndEvent) and e.status == "failed":
             out.append("")
             out.append(f"Debate failed: {e.error}")
