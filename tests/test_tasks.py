@@ -114,6 +114,9 @@ CHOICES = ("cellular telephone", "television", "refrigerator", "airplane")
         ("I would pick option D here.", "D", "option-word"),
         ("A cellular telephone is the newest of these.", "A", "option-text"),
         ("The refrigerator came before the airplane.", "C", "option-text"),
+        # a reply that restates the options is no answer, unless it says which one
+        ("A. cellular telephone\nB. television\nC. refrigerator", None, "none"),
+        ("A. cellular telephone\nB. television\nThe correct answer is B.", "B", "answer-line"),
         ("answer is e", None, "none"),  # no such option, and lower case
         ("I am not sure.", None, "none"),
         ("", None, "none"),

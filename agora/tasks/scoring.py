@@ -43,6 +43,14 @@ def _letter_patterns(letters: str) -> list[tuple[str, re.Pattern[str]]]:
     ]
 
 
+def _answer_line(text: str, letters: str) -> Extraction:
+    method, pattern = _letter_patterns(letters)[0]
+    for match in pattern.finditer(text):
+        if match.group(1) in letters:
+            return Extraction(match.group(1), method)
+    return NONE
+
+
 def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
 
@@ -54,6 +62,9 @@ def extract_choice(text: str, choices: tuple[str, ...] | list[str]) -> Extractio
     stripped = text.strip()
     if not stripped or not choices:
         return NONE
+    listed = {m.group(1) for m in re.finditer(rf"^\W{{0,3}}([{letters}])[.)]", stripped, re.M)}
+    if len(listed) >= 2:  # the reply restates the options: only an explicit answer line counts
+        return _answer_line(stripped, letters)
     for method, pattern in _letter_patterns(letters):
         # case-insensitive patterns must still read an upper-case letter: "a" is an article
         for match in pattern.finditer(stripped):
