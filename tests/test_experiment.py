@@ -186,3 +186,20 @@ def test_shipped_example_spec_is_valid():
     for path in sorted((REPO / "examples").glob("*.yaml")):
         sweep = Sweep(path, backend=ScriptedBackend(lambda r: "Answer: yes."))
         assert sweep.configs and sweep.items
+
+
+def test_a_failed_debate_is_a_failed_row_and_the_sweep_goes_on(tmp_path):
+    spec = write_spec(tmp_path)
+
+    def reply(req):
+        if req.agent in ("hygieia", "aequitas"):  # two of three fail: below the quorum of one half
+            raise RuntimeError("model crashed")
+        return "Answer: yes."
+
+    report = run_experiment(spec, tmp_path / "out", backend=ScriptedBackend(reply))
+    trio = [r for r in report.rows if r["pool"] == "trio"]
+    alone = [r for r in report.rows if r["pool"] == "alone"]
+    assert trio and all(r["status"] == "failed" and not r["correct"] for r in trio)
+    assert all("quorum" in r["error"] for r in trio)
+    assert alone and all(r["status"] == "completed" for r in alone)
+    assert "| all | vote | none | trio | 8 | 0.0 |" in (tmp_path / "out" / "summary.md").read_text()

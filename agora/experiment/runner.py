@@ -28,7 +28,7 @@ from ..persona import Persona
 from ..phases import derive_seed
 from ..protocol import Protocol
 from ..tasks import TaskItem, extract, gold_value, is_correct, load_task
-from ..transcript import MessageEvent, StopEvent, Transcript, canonical_hash
+from ..transcript import EndEvent, MessageEvent, StopEvent, Transcript, canonical_hash
 from .metrics import majority, summary_table
 from .spec import ExperimentSpec, load_spec, persona_cards, resolve_pool, resolve_protocol
 
@@ -331,8 +331,10 @@ class Sweep:
         try:
             result = debate.run_sync(item.prompt(), out=transcript)
             t = result.transcript
-        except DebateError:
-            t = Transcript.load(transcript)
+        except DebateError as exc:  # below quorum, for example: the row says so and the sweep goes on
+            t = Transcript.load(transcript) if transcript.is_file() else Transcript()
+            if t.end is None:
+                t.append(EndEvent(status="failed", error=str(exc)))
         wall = time.perf_counter() - started
         row = {
             "row_id": rid,
