@@ -203,3 +203,43 @@ def test_a_failed_debate_is_a_failed_row_and_the_sweep_goes_on(tmp_path):
     assert all("quorum" in r["error"] for r in trio)
     assert alone and all(r["status"] == "completed" for r in alone)
     assert "| all | vote | none | trio | 8 | 0.0 |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_pool_entries_copy_and_change_cards(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: pools
+        tasks: [{task: strategy-qa, n: 1}]
+        protocols: [self_consistency]
+        pools:
+          sampled: [{persona: empirica, copies: 3, temperature: 0.5, max_new_tokens: 20}]
+          renamed: [{persona: empirica}, {persona: empirica, name: empirica-b, model: other-model}]
+        """,
+    )
+    sweep = Sweep(spec, tmp_path / "out", backend=ScriptedBackend(lambda r: "Answer: yes."))
+    by_pool = {c.pool: c.personas for c in sweep.configs}
+    assert [p.name for p in by_pool["sampled"]] == ["empirica-1", "empirica-2", "empirica-3"]
+    assert {(p.generation.temperature, p.generation.max_new_tokens) for p in by_pool["sampled"]} == {
+        (0.5, 20)
+    }
+    assert [(p.name, p.model) for p in by_pool["renamed"]] == [
+        ("empirica", "smollm2-135m-instruct"),
+        ("empirica-b", "other-model"),
+    ]
+    ids = [c.id for c in sweep.configs]
+    assert len(set(ids)) == 2
+
+
+def test_unknown_model_is_refused_before_anything_runs(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: models
+        tasks: [{task: strategy-qa, n: 1}]
+        protocols: [vote]
+        pools: {p: [{persona: empirica, model: no-such-model}]}
+        """,
+    )
+    assert main(["experiment", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
