@@ -37,6 +37,7 @@ from .phases import (
     prompt_hash,
 )
 from .protocol import PhaseSpec, Protocol
+from .stopping import budget_spent, consensus
 from .transcript import (
     BallotEvent,
     EndEvent,
@@ -201,36 +202,17 @@ class Engine:
                 await self._stop_early(question, r, stop, latest)
                 return
 
-    # -- early stopping ----------------------------------------------------------------------------------------
+    # -- early stopping (agora.stopping) ----------------------------------------------------------------------
     def _completion_tokens(self) -> int:
         return sum(e.completion_tokens for e in self.transcript.events if isinstance(e, MessageEvent))
 
     def _budget_spent(self) -> str | None:
-        budget = self.spec.stop.max_tokens
-        return "token budget" if budget is not None and self._completion_tokens() >= budget else None
+        return budget_spent(self.spec.stop.max_tokens, self._completion_tokens())
 
     def _consensus(self, answers: list[dict[str, MessageEvent]]) -> str | None:
-        """'unanimous' or 'stable' when the protocol stops on that kind of consensus and it holds now."""
-        mode = self.spec.stop.consensus
-        if mode == "none" or not answers or len(answers[-1]) < len(self.order):
-            return None
-        threshold = self.spec.aggregation.merge_threshold
-        if mode == "unanimous":
-            together = {n: m.answer or m.text[:200] for n, m in answers[-1].items()}
-            return "unanimous" if len(merge_answers(together, threshold)) == 1 else None
-        if len(answers) < 2:
-            return None
-        before, now = answers[-2], answers[-1]
-        for name, message in now.items():
-            old = before.get(name)
-            if old is None:
-                return None
-            if (
-                old.id != message.id
-                and len(merge_answers({"a": old.answer, "b": message.answer}, threshold)) > 1
-            ):
-                return None
-        return "stable"
+        return consensus(
+            self.spec.stop.consensus, answers, len(self.order), self.spec.aggregation.merge_threshold
+        )
 
     async def _stop_early(self, question: str, r: int, reason: str, latest: dict[str, MessageEvent]) -> None:
         """Record why the debate stops after round ``r`` and run the protocol's vote now."""

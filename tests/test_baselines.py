@@ -7,7 +7,8 @@ from conftest import make_persona
 import agora
 from agora import Debate, ScriptedBackend, Transcript
 from agora.show import render
-from agora.transcript import StopEvent
+from agora.stopping import budget_spent, consensus
+from agora.transcript import MessageEvent, StopEvent
 
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
 QUESTION = "Is the sky blue?\nReply yes or no."
@@ -136,3 +137,35 @@ def test_no_stop_without_consensus_setting():
     result = Debate(personas(["alpha", "bravo"]), protocol, backend=backend).run_sync("Is it?")
     assert not [e for e in result.transcript.events if isinstance(e, StopEvent)]
     assert {m.round for m in result.transcript.messages} == {1, 2}
+
+
+def message(agent: str, answer: str, round: int = 1, phase: str = "propose") -> MessageEvent:
+    return MessageEvent(
+        id=f"r{round}.{phase}.{agent}",
+        round=round,
+        phase=phase,
+        kind=phase,
+        agent=agent,
+        model="scripted",
+        recipients=[],
+        prompt_hash="x",
+        text=f"Answer: {answer}",
+        answer=answer,
+    )
+
+
+def test_consensus_rules():
+    yes_no = {"a": message("a", "Yes."), "b": message("b", "No.")}
+    both_yes = {"a": message("a", "Yes."), "b": message("b", "Yes, it is.", 1, "revise")}
+    assert consensus("none", [both_yes], 2, 0.7) is None
+    assert consensus("unanimous", [both_yes], 2, 0.7) == "unanimous"
+    assert consensus("unanimous", [yes_no], 2, 0.7) is None
+    assert consensus("unanimous", [{"a": message("a", "Yes.")}], 2, 0.7) is None  # b has no answer yet
+    assert consensus("stable", [yes_no], 2, 0.7) is None  # nothing to compare with yet
+    assert consensus("stable", [yes_no, yes_no], 2, 0.7) == "stable"  # nobody answered again
+    assert consensus("stable", [yes_no, both_yes], 2, 0.7) is None  # b changed its mind
+    assert consensus("stable", [both_yes, both_yes | {"b": message("b", "Yes.", 2, "revise")}], 2, 0.7) == (
+        "stable"
+    )
+    assert budget_spent(None, 10**6) is None
+    assert budget_spent(100, 99) is None and budget_spent(100, 100) == "token budget"
