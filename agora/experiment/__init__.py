@@ -8,8 +8,10 @@ See :mod:`agora.experiment.spec` for the spec, :mod:`agora.experiment.metrics` f
 
 from __future__ import annotations
 
+from .configs import Configuration, configurations
 from .metrics import Summary, majority, summarise, summary_table, wilson
-from .runner import COLUMNS, Configuration, Sweep, SweepReport, configurations, read_rows, run_experiment
+from .results import COLUMNS, read_rows, score_transcript
+from .runner import Sweep, SweepReport, run_experiment
 from .spec import ExperimentSpec, load_spec
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "majority",
     "read_rows",
     "run_experiment",
+    "score_transcript",
     "summarise",
     "summary_table",
     "wilson",

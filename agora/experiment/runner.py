@@ -8,214 +8,24 @@ sweep loses at most the items in progress. Rows are appended to ``results.jsonl`
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
-import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..backends import Backend, resolve_backend
 from ..debate import Debate
 from ..errors import ConfigError, DebateError
-from ..graph import GraphSpec
-from ..persona import Persona
-from ..phases import derive_seed
-from ..protocol import Protocol
-from ..tasks import TaskItem, extract, gold_value, is_correct, load_task
-from ..transcript import EndEvent, MessageEvent, StopEvent, Transcript, canonical_hash
-from .metrics import majority, summary_table
-from .spec import ExperimentSpec, load_spec, persona_cards, resolve_pool, resolve_protocol
-
-RESULTS = "results.jsonl"
-COLUMNS = [
-    "row_id",
-    "config_id",
-    "task",
-    "item_id",
-    "protocol",
-    "graph",
-    "pool",
-    "seed",
-    "agents",
-    "models",
-    "kind",
-    "gold",
-    "answer",
-    "extracted",
-    "correct",
-    "member_answers",
-    "members_correct",
-    "majority",
-    "majority_correct",
-    "final_answers",
-    "rounds_run",
-    "stopped",
-    "prompt_tokens",
-    "completion_tokens",
-    "wall_s",
-    "status",
-    "error",
-    "transcript",
-]
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """One point of the sweep, without the item."""
-
-    protocol_name: str
-    protocol: Protocol
-    graph: str
-    pool: str
-    personas: tuple[Persona, ...]
-    seed: int
-
-    @property
-    def id(self) -> str:
-        templates = {name: t.source for name, t in sorted(self.protocol.templates.items())}
-        templates["system"] = self.protocol.system_template.source
-        return canonical_hash(
-            {
-                "protocol": self.protocol.spec.model_dump(mode="json"),
-                "templates": templates,
-                "personas": [p.model_dump(mode="json") for p in self.personas],
-                "seed": self.seed,
-            }
-        )[:16]
-
-    @property
-    def label(self) -> str:
-        return f"{self.protocol_name} · {self.graph} · {self.pool} · seed {self.seed}"
-
-
-def _talks(protocol: Protocol) -> bool:
-    """Whether any agent ever reads another's message (else the graph does not matter)."""
-    return any(p.kind in ("critique", "revise") for p in protocol.spec.phases)
-
-
-def _graph_labels(graphs: list[GraphSpec]) -> list[str]:
-    kinds = [g.kind for g in graphs]
-    return [k if kinds.count(k) == 1 else f"{k}-{i + 1}" for i, k in enumerate(kinds)]
-
-
-def configurations(spec: ExperimentSpec, source: Path) -> list[Configuration]:
-    """Every (protocol, graph, pool, seed) the spec asks for, in spec order; validates every reference."""
-    base = source.parent
-    cards = persona_cards(spec, base)
-    pools = {name: tuple(resolve_pool(name, agents, cards, source)) for name, agents in spec.pools.items()}
-    configs = []
-    for index, entry in enumerate(spec.protocols):
-        protocol = resolve_protocol(entry, base, source, index)
-        graphs: list[tuple[str, Protocol]] = [("own" if _talks(protocol) else "none", protocol)]
-        if spec.graphs and _talks(protocol):
-            graphs = [
-                (label, protocol.with_overrides(graph=g.model_dump()))
-                for label, g in zip(_graph_labels(spec.graphs), spec.graphs, strict=True)
-            ]
-        for pool in entry.pools or list(spec.pools):
-            for graph_label, graphed in graphs:
-                for seed in spec.seeds:
-                    configs.append(Configuration(entry.name, graphed, graph_label, pool, pools[pool], seed))
-    return configs
-
-
-def row_id(config_id: str, item: TaskItem) -> str:
-    return hashlib.sha256(f"{config_id}:{item.key}".encode()).hexdigest()[:16]
-
-
-# -- reading a finished debate ---------------------------------------------------------------------------------
-def _first_answers(t: Transcript) -> dict[str, MessageEvent]:
-    """Each agent's first proposal: given before it saw anyone else's message (the member alone)."""
-    first: dict[str, MessageEvent] = {}
-    for m in t.messages:
-        if m.kind == "propose" and m.ok and m.agent not in first:
-            first[m.agent] = m
-    return first
-
-
-def _final_answers(t: Transcript) -> dict[str, MessageEvent]:
-    latest: dict[str, MessageEvent] = {}
-    for m in t.messages:
-        if m.kind in ("propose", "revise") and m.ok:
-            latest[m.agent] = m
-    return latest
-
-
-def score_transcript(item: TaskItem, t: Transcript, seed: int) -> dict[str, Any]:
-    """The columns a transcript gives: the system's answer and correctness, each member's first answer, their
-    majority, final answers, rounds, stop reason, tokens, status."""
-    gold = gold_value(item)
-    first = _first_answers(t)
-    final = _final_answers(t)
-    member_answers = {a: extract(item, m.text).value for a, m in first.items()}
-    outcome = t.outcome
-    text = ""
-    if outcome is not None and outcome.winner is not None:
-        winner = final.get(outcome.winner)
-        text = winner.text if winner is not None else outcome.answer
-    found = extract(item, text) if text else None
-    vote = majority(member_answers.values(), seed=derive_seed(seed, "majority", item.key))
-    stops = [e for e in t.events if isinstance(e, StopEvent)]
-    end = t.end
-    return {
-        "answer": outcome.answer if outcome is not None else "",
-        "extracted": found.value if found else None,
-        "correct": bool(text) and is_correct(item, text),
-        "member_answers": member_answers,
-        "members_correct": {a: v == gold for a, v in member_answers.items()},
-        "majority": vote,
-        "majority_correct": vote == gold if member_answers else None,
-        "final_answers": {a: extract(item, m.text).value for a, m in final.items()},
-        "rounds_run": max((m.round for m in t.messages), default=0),
-        "stopped": stops[-1].reason if stops else "",
-        "prompt_tokens": sum(m.prompt_tokens for m in t.messages),
-        "completion_tokens": sum(m.completion_tokens for m in t.messages),
-        "status": t.status,
-        "error": end.error if end is not None else "did not finish",
-    }
-
-
-# -- the results file ------------------------------------------------------------------------------------------
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a results file; a cut-off last line (a killed run) is dropped and the file repaired."""
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    complete, tail = lines[:-1], lines[-1]
-    rows = []
-    for number, line in enumerate(complete, start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise ConfigError(f"line {number} is not a JSON row", source=path) from None
-    if tail.strip():  # written without its newline: the process died mid-write
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(line + "\n" for line in complete if line.strip()), encoding="utf-8")
-        os.replace(tmp, path)
-    return rows
-
-
-def append_row(fh: TextIO, row: dict[str, Any]) -> None:
-    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    fh.flush()
-    os.fsync(fh.fileno())
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """The rows as CSV; mappings and lists are written as JSON text."""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()})
+from ..tasks import TaskItem, gold_value, load_task
+from ..transcript import EndEvent, Transcript
+from .configs import Configuration, configurations
+from .metrics import summary_table
+from .results import COLUMNS, RESULTS, append_row, read_rows, row_id, score_transcript, write_csv
+from .spec import load_spec
 
 
 def _safe(text: str) -> str:
