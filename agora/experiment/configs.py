@@ -33,6 +33,7 @@ class Configuration:
                 "templates": templates,
                 "personas": [p.model_dump(mode="json") for p in self.personas],
                 "seed": self.seed,
+                "names": [self.protocol_name, self.graph, self.pool],
             }
         )[:16]
 
