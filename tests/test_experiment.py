@@ -243,3 +243,18 @@ def test_unknown_model_is_refused_before_anything_runs(tmp_path):
     )
     assert main(["experiment", str(spec), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_an_item_drawn_twice_runs_once(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: twice
+        tasks: [{task: boolq, n: 3}, {task: boolq, n: 2}]
+        protocols: [single]
+        pools: {alone: [{persona: empirica}]}
+        """,
+    )
+    report = run_experiment(spec, tmp_path / "out", backend=ScriptedBackend(lambda r: "Answer: yes."))
+    assert report.ran == 3 and len({r["item_id"] for r in report.rows}) == 3
+    assert "boolq (3 items)" in (tmp_path / "out" / "summary.md").read_text()

@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +72,12 @@ class Sweep:
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError("the output path exists and is not a directory", source=self.out)
         self.configs = configurations(self.spec, self.source)
-        self.items = [
-            item
+        drawn = {  # an item drawn twice (one task listed with two seeds) runs once
+            item.key: item
             for entry in self.spec.tasks
             for item in load_task(entry.task, items if items is not None else entry.n, entry.seed)
-        ]
+        }
+        self.items = list(drawn.values())
         self.backend = backend
         self._backends: dict[str, Backend] = {}
         for config in self.configs:  # every model reference must resolve before anything runs
@@ -182,7 +184,8 @@ class Sweep:
         path.write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
 
     def _summary(self, table: str) -> str:
-        tasks = ", ".join(f"{e.task} ({e.n or 'all'})" for e in self.spec.tasks)
+        counts = Counter(i.task for i in self.items)
+        tasks = ", ".join(f"{task} ({n} items)" for task, n in counts.items())
         return (
             f"# {self.spec.name}\n\n{self.spec.description.strip()}\n\n"
             f"Tasks: {tasks}; seeds {self.spec.seeds}. Accuracy with its Wilson 95% interval; "
