@@ -89,6 +89,15 @@ def test_sweep_writes_rows_summary_and_transcripts(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "| boolq | vote | none | trio | 4 | 0.0 |" in summary
     assert "| all | single | none | alone | 8 | 100.0 |" in summary
+    records = json.loads((out / "summary.json").read_text())
+    single_all = next(r for r in records if r["task"] == "all" and r["protocol"] == "single")
+    assert (
+        single_all["n"] == 8 and single_all["accuracy"] == 1.0 and single_all["members"] == {"empirica": 1.0}
+    )
+    vote_boolq = next(
+        r for r in records if r["task"] == "boolq" and r["protocol"] == "vote" and r["pool"] == "trio"
+    )
+    assert vote_boolq["accuracy"] == 0.0 and vote_boolq["best_member"] == 1.0 and vote_boolq["ci"][0] == 0.0
     configs = json.loads((out / "configurations.json").read_text())
     assert len(configs) == 14
 

@@ -7,7 +7,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Row = Mapping[str, Any]
@@ -108,6 +108,22 @@ def group(rows: Iterable[Row], key: Callable[[Row], tuple[Any, ...]]) -> dict[tu
 CONFIG_KEY = ("task", "protocol", "graph", "pool")
 
 
+def _groups(rows: Sequence[Row]) -> list[tuple[tuple[Any, ...], list[Row]]]:
+    """Per task and configuration, then (with more than one task) per configuration over all tasks."""
+    by_task = group(rows, lambda r: tuple(r[k] for k in CONFIG_KEY))
+    overall = group(rows, lambda r: ("all", *(r[k] for k in CONFIG_KEY[1:])))
+    tasks = {k[0] for k in by_task}
+    return list(by_task.items()) + (list(overall.items()) if len(tasks) > 1 else [])
+
+
+def summary_records(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The summary table's numbers as records (``summary.json``): the group's keys plus :class:`Summary`."""
+    return [
+        {**dict(zip(CONFIG_KEY, key, strict=True)), **asdict(summarise(grouped))}
+        for key, grouped in _groups(rows)
+    ]
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
@@ -122,11 +138,7 @@ def summary_table(rows: Sequence[Row]) -> str:
         "|---|---|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     )
     lines = [header]
-    by_task = group(rows, lambda r: tuple(r[k] for k in CONFIG_KEY))
-    overall = group(rows, lambda r: ("all", *(r[k] for k in CONFIG_KEY[1:])))
-    tasks = {k[0] for k in by_task}
-    entries = list(by_task.items()) + (list(overall.items()) if len(tasks) > 1 else [])
-    for key, grouped in entries:
+    for key, grouped in _groups(rows):
         s = summarise(grouped)
         members = ", ".join(f"{a} {_pct(v)}" for a, v in s.members.items())
         emergent = f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"

@@ -24,7 +24,7 @@ from ..errors import ConfigError, DebateError
 from ..tasks import TaskItem, gold_value, load_task
 from ..transcript import EndEvent, Transcript
 from .configs import Configuration, configurations
-from .metrics import summary_table
+from .metrics import summary_records, summary_table
 from .results import COLUMNS, RESULTS, append_row, read_rows, row_id, score_transcript, write_csv
 from .spec import load_spec
 
@@ -133,6 +133,8 @@ class Sweep:
         write_csv(mine, self.out / "results.csv")
         table = summary_table(mine)
         (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
+        records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
+        (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
         return SweepReport(self.out, mine, len(todo), skipped, table)
 
     def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
