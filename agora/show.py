@@ -120,6 +120,9 @@ def render(transcript: Transcript) -> str:
                 )
                 out.append(f"  {e.agent}: {ranking}   (scored by its model; utilities {shares})")
                 continue
+            if e.parse == "own":
+                out.append(f"  {e.agent}: {ranking}   (its own answer first)")
+                continue
             out.append(f"  {e.agent}: {ranking}   (read by {e.parse}; reply {e.raw.strip()[:60]!r})")
             for note in e.notes:
                 out.append(f"      note: {note}")

@@ -36,6 +36,7 @@ def test_vote_counts_each_agents_own_answer(tmp_path):
     assert result.answer.lower().startswith("yes")
     assert result.outcome.scores["plurality"][result.winner] == 4
     assert result.outcome.dissenters == ["charlie"]
+    assert "charlie: charlie > alpha   (its own answer first)" in render(t)
 
 
 def test_vote_majority_can_lose_to_nobody_when_split():
