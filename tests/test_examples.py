@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,23 @@ def test_example_runs(name, tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip()
+
+
+SPECS = sorted(EXAMPLES.glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_example_experiment_runs(spec, tmp_path):
+    """Each example experiment runs on the real model with one item per task set, and resumes with nothing left."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "agora", "experiment", str(spec), "--items", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ETA" in proc.stderr and "| accuracy % |" in proc.stdout
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert rows and all(r["status"] == "completed" for r in rows)
+    assert all((out / r["transcript"]).is_file() for r in rows)
+    assert (out / "summary.md").read_text().count("\n| ") >= len(rows)
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and f"0 runs now, {len(rows)} already done" in again.stdout

@@ -1,0 +1,33 @@
+"""Experiments: sweep protocols x graphs x persona pools x seeds over task sets, one result row per item.
+
+    agora experiment examples/participation_mini.yaml
+
+See :mod:`agora.experiment.spec` for the spec, :mod:`agora.experiment.metrics` for the measures and
+``docs/experiments.md`` for the results files.
+"""
+
+from __future__ import annotations
+
+from .configs import Configuration, configurations
+from .metrics import Summary, majority, summarise, summary_table, wilson
+from .results import COLUMNS, read_rows, score_transcript
+from .runner import Sweep, SweepReport, run_experiment
+from .spec import ExperimentSpec, load_spec
+
+__all__ = [
+    "COLUMNS",
+    "Configuration",
+    "ExperimentSpec",
+    "Summary",
+    "Sweep",
+    "SweepReport",
+    "configurations",
+    "load_spec",
+    "majority",
+    "read_rows",
+    "run_experiment",
+    "score_transcript",
+    "summarise",
+    "summary_table",
+    "wilson",
+]

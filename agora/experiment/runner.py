@@ -1,0 +1,214 @@
+"""Running a sweep: every configuration on every item, one result row each, resumable.
+
+A configuration is (protocol, graph, pool, seed); its id is a hash of everything that decides what its debates do
+(the protocol spec and its templates' text, the graph, the personas, the seed). A row's id hashes the configuration
+id with the item's identity, so a rerun of the same spec finds the rows it already wrote and skips them: killing a
+sweep loses at most the items in progress. Rows are appended to ``results.jsonl`` as each item finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..backends import Backend, resolve_backend
+from ..debate import Debate
+from ..errors import ConfigError, DebateError
+from ..tasks import TaskItem, gold_value, load_task
+from ..transcript import EndEvent, Transcript
+from .configs import Configuration, configurations
+from .metrics import summary_records, summary_table
+from .results import COLUMNS, RESULTS, append_row, read_rows, row_id, score_transcript, write_csv
+from .spec import load_spec
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text)[:80]
+
+
+# -- the sweep -------------------------------------------------------------------------------------------------
+@dataclass
+class SweepReport:
+    out: Path
+    rows: list[dict[str, Any]]
+    ran: int
+    skipped: int
+    table: str
+
+
+Notify = Callable[[str], None]
+
+
+def _eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Sweep:
+    """A loaded spec ready to run: its configurations and items, validated before anything runs."""
+
+    def __init__(
+        self,
+        spec_path: str | Path,
+        out: str | Path | None = None,
+        *,
+        items: int | None = None,
+        backend: Backend | None = None,
+    ):
+        self.source = Path(spec_path)
+        self.spec = load_spec(self.source)
+        if items is not None and items < 1:
+            raise ConfigError(f"--items must be at least 1, got {items}", field="--items")
+        self.out = Path(out) if out is not None else Path("experiments") / self.spec.name
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError("the output path exists and is not a directory", source=self.out)
+        self.configs = configurations(self.spec, self.source)
+        drawn = {  # an item drawn twice (one task listed with two seeds) runs once
+            item.key: item
+            for entry in self.spec.tasks
+            for item in load_task(entry.task, items if items is not None else entry.n, entry.seed)
+        }
+        self.items = list(drawn.values())
+        self.backend = backend
+        self._backends: dict[str, Backend] = {}
+        for config in self.configs:  # every model reference must resolve before anything runs
+            for p in config.personas:
+                if backend is None:
+                    resolve_backend(p, self._backends)
+            self._debate(config)
+
+    def _debate(self, config: Configuration) -> Debate:
+        return Debate(
+            list(config.personas),
+            config.protocol,
+            seed=config.seed,
+            backends=self._backends,
+            backend=self.backend,
+        )
+
+    def jobs(self) -> Iterator[tuple[Configuration, TaskItem]]:
+        """Item by item, every configuration: partial results cover every configuration early."""
+        for item in self.items:
+            for config in self.configs:
+                yield config, item
+
+    def run(self, notify: Notify | None = None) -> SweepReport:
+        notify = notify or (lambda line: None)
+        self.out.mkdir(parents=True, exist_ok=True)
+        results = self.out / RESULTS
+        rows = read_rows(results)
+        done = {r["row_id"] for r in rows}
+        jobs = list(self.jobs())
+        todo = [(c, i) for c, i in jobs if row_id(c.id, i) not in done]
+        skipped = len(jobs) - len(todo)
+        self._write_configurations()
+        notify(
+            f"experiment {self.spec.name}: {len(self.configs)} configurations x {len(self.items)} items = "
+            f"{len(jobs)} runs" + (f"; {skipped} already done, {len(todo)} to run" if skipped else "")
+        )
+        start = time.perf_counter()
+        with results.open("a", encoding="utf-8") as fh:
+            for k, (config, item) in enumerate(todo, start=1):
+                row = self._run_one(config, item)
+                append_row(fh, row)
+                rows.append(row)
+                elapsed = time.perf_counter() - start
+                eta = elapsed / k * (len(todo) - k)
+                mark = "right" if row["correct"] else ("FAILED" if row["status"] != "completed" else "wrong")
+                notify(
+                    f"[{skipped + k}/{len(jobs)}] {config.label} · {item.key}: {mark} "
+                    f"({row['wall_s']:.1f} s) · ETA {_eta(eta)}"
+                )
+        wanted = {row_id(c.id, i) for c, i in jobs}
+        mine = [r for r in rows if r["row_id"] in wanted]
+        write_csv(mine, self.out / "results.csv")
+        table = summary_table(mine)
+        (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
+        records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
+        (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
+        return SweepReport(self.out, mine, len(todo), skipped, table)
+
+    def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
+        rid = row_id(config.id, item)
+        transcript = self.out / "transcripts" / config.id / f"{_safe(item.task)}-{_safe(item.id)}.jsonl"
+        debate = self._debate(config)
+        started = time.perf_counter()
+        try:
+            result = debate.run_sync(item.prompt(), out=transcript)
+            t = result.transcript
+        except DebateError as exc:  # below quorum, for example: the row says so and the sweep goes on
+            t = Transcript.load(transcript) if transcript.is_file() else Transcript()
+            if t.end is None:
+                t.append(EndEvent(status="failed", error=str(exc)))
+        wall = time.perf_counter() - started
+        row = {
+            "row_id": rid,
+            "config_id": config.id,
+            "task": item.task,
+            "item_id": item.id,
+            "protocol": config.protocol_name,
+            "graph": config.graph,
+            "pool": config.pool,
+            "seed": config.seed,
+            "agents": len(config.personas),
+            "models": sorted({p.model for p in config.personas}),
+            "kind": item.kind,
+            "gold": gold_value(item),
+            **score_transcript(item, t, config.seed),
+            "wall_s": round(wall, 3),
+            "transcript": str(transcript.relative_to(self.out)),
+        }
+        return {k: row[k] for k in COLUMNS}
+
+    def _write_configurations(self) -> None:
+        described = {
+            c.id: {
+                "protocol": c.protocol_name,
+                "graph": c.graph,
+                "pool": c.pool,
+                "seed": c.seed,
+                "agents": [p.name for p in c.personas],
+                "models": {p.name: p.model for p in c.personas},
+                "rounds": c.protocol.spec.rounds,
+            }
+            for c in self.configs
+        }
+        path = self.out / "configurations.json"
+        path.write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
+
+    def _summary(self, table: str) -> str:
+        counts = Counter(i.task for i in self.items)
+        tasks = ", ".join(f"{task} ({n} items)" for task, n in counts.items())
+        return (
+            f"# {self.spec.name}\n\n{self.spec.description.strip()}\n\n"
+            f"Tasks: {tasks}; seeds {self.spec.seeds}. Accuracy with its Wilson 95% interval; "
+            "'majority' is the plurality of the members' first answers; 'members alone' each member's first, "
+            "independent answer; 'emergent' the items the system got right where every member alone was wrong "
+            "(count and share of those items). Columns of results.csv: docs/experiments.md.\n\n"
+            f"{table}\n"
+        )
+
+
+def run_experiment(
+    spec_path: str | Path,
+    out: str | Path | None = None,
+    *,
+    items: int | None = None,
+    backend: Backend | None = None,
+    notify: Notify | None = None,
+) -> SweepReport:
+    """Run (or finish) the sweep a spec describes; see :class:`Sweep`."""
+    return Sweep(spec_path, out, items=items, backend=backend).run(notify)
+
+
+def print_notice(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
