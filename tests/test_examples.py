@@ -14,8 +14,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # extra arguments that keep each example short in the test suite
 ARGS: dict[str, list[str]] = {
     "quickstart.py": ["--rounds", "1"],
+    "values_rules.py": ["--rounds", "1"],
 }
-NEEDS_MODEL = {"quickstart.py"}
+NEEDS_MODEL = {"quickstart.py", "values_rules.py"}
 
 
 PARAMS = [

@@ -1,0 +1,80 @@
+"""How the aggregation rule decides a contested moral question: one real debate, every rule, equal and value weights.
+
+    python examples/values_rules.py [--question "..."] [--rounds N] [--out values.jsonl]
+
+Five shipped persona cards with different stated values debate on the embedded SmolLM2-135M-Instruct with scored
+ballots (each agent's own model scores every final answer). The same ballots are then counted under every rule in
+`agora rules`, once with equal weights and once value-weighted (each ballot weighs by how much the question puts the
+voter's stated values at stake, see agora/relevance.py). Where the rules disagree, the table shows which values the
+choice of rule favours. About two minutes on a two-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from agora import RULES, Ballot, Debate, load_personas
+from agora.errors import AgoraError
+from agora.voting import aggregate
+
+AGENTS = ["verdant", "enterprise", "libertas", "hygieia", "custos"]
+
+
+def winners(ballots: list[Ballot], candidates: list[str], rule: str, weights: dict[str, float] | None) -> str:
+    counted = [
+        Ballot.of(b.voter, b.ranking, (weights or {}).get(b.voter, 1.0), utilities=b.utilities)
+        for b in ballots
+    ]
+    try:
+        result = aggregate(counted, candidates, rule, weighted=weights is not None, seed=0)
+    except AgoraError as exc:
+        return f"({exc})"
+    return " = ".join(result.winners) or "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--question", default="Is it acceptable to lie to a friend to protect them from harm?"
+    )
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--out", default="values.jsonl")
+    args = parser.parse_args()
+
+    personas = [p for p in load_personas() if p.name in AGENTS]
+    result = Debate(personas, protocol="debate_values", rounds=args.rounds, seed=0).run_sync(
+        args.question, out=args.out
+    )
+    outcome = result.outcome
+    print(f"Question: {args.question}\n")
+    print("Final answers (candidates, after merging answers that say the same):")
+    for cand, answer in outcome.candidates.items():
+        backers = ", ".join(outcome.members.get(cand, [cand]))
+        print(f"  {cand:<11} ({backers}): {answer}")
+    print("\nRelevance of each stated value to the question (judge model):")
+    print(
+        "  " + ", ".join(f"{v} {x:.2f}" for v, x in sorted(outcome.relevance.items(), key=lambda kv: -kv[1]))
+    )
+    if outcome.weighting_error:
+        print(f"  value weighting unavailable: {outcome.weighting_error}")
+    print("Voting weights: " + ", ".join(f"{a} {w:.2f}" for a, w in outcome.weights.items()))
+
+    ballots = [
+        Ballot.of(b.agent, b.ranking, utilities=b.utilities) for b in result.transcript.ballots if b.ranking
+    ]
+    candidates = list(outcome.candidates)
+    width = max(len(r) for r in RULES)
+    print(f"\n  {'rule':<{width}}  {'equal weights':<24} value-weighted")
+    picked = set()
+    for rule in RULES:
+        plain = winners(ballots, candidates, rule, None)
+        weighted = winners(ballots, candidates, rule, outcome.weights or None)
+        picked |= {plain, weighted}
+        print(f"  {rule:<{width}}  {plain:<24} {weighted}")
+    print(
+        f"\n{len(picked)} different outcomes across {len(RULES)} rules x 2 weightings. Transcript: {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
