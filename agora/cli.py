@@ -118,6 +118,21 @@ def cmd_personas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .backends.catalog import CATALOG, status
+
+    width = max(len(name) for name in CATALOG)
+    for entry in CATALOG.values():
+        size = f"{entry.size_bytes / 2**20:.0f} MB" if entry.size_bytes else "size not pinned"
+        print(f"{entry.name:<{width}}  {status(entry)}")
+        print(f"{'':<{width}}  {entry.title}; {entry.licence}; {size}; prompt: {entry.prompt_format.kind}")
+        print(f"{'':<{width}}  install: {entry.install_hint}")
+    print(
+        "\nA card may also name a model directory (safetensors), a .gguf file, or NAME@http://host:port/v1."
+    )
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from .show import render
     from .transcript import Transcript
@@ -221,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         "personas", nargs="*", default=None, help="card files or directories (default: shipped)"
     )
     personas.set_defaults(func=cmd_personas)
+
+    sub.add_parser("models", help="list the catalog models and whether they are installed").set_defaults(
+        func=cmd_models
+    )
 
     show = sub.add_parser("show", help="print a transcript readably")
     show.add_argument("file")
