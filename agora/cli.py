@@ -112,7 +112,7 @@ def cmd_personas(args: argparse.Namespace) -> int:
         print(f"{p.name}")
         print(f"  model:       {p.model}")
         print(f"  values:      {format_values(p.values)}")
-        who = ", ".join(x for x in (c.name, c.licence, c.model_card) if x) or "not stated"
+        who = ", ".join(x for x in (c.name, c.licence, c.model_card, c.contact) if x) or "not stated"
         print(f"  contributor: {who}")
         print(f"  source:      {p.source}")
     return 0
