@@ -7,6 +7,7 @@ Marked slow; CI installs llama-cpp-python (the `server` extra) so these run ther
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import httpx
 import pytest
 
 from agora import Debate, Persona, load_personas
+from agora.backends import ChatMessage, ScoreRequest
 from agora.backends.catalog import locate
+from agora.backends.openai_backend import OpenAIBackend
 from agora.protocol import load_protocol
 
 pytestmark = pytest.mark.slow
@@ -137,3 +140,15 @@ def test_killing_the_server_mid_debate_fails_its_agents_and_the_debate_finishes(
     assert t.outcome.voters == len(LOCAL)
     phase_events = [e for e in t.events if e.type == "phase" and e.phase != "propose"]
     assert all(sorted(e.failed) == sorted(REMOTE) for e in phase_events)
+
+
+def test_the_server_scores_continuations_through_completion_logprobs(server):
+    backend = OpenAIBackend(server.url, "smollm2", completion_template="chatml")
+    request = ScoreRequest(
+        (ChatMessage("user", "What is 12 + 7?"),), ("12 + 7 = 19", "12 + 7 = 45", "Bananas are purple")
+    )
+    scores = asyncio.run(backend.score(request))
+    assert len(scores.logprobs) == 3 and all(lp < 0 for lp in scores.logprobs)
+    assert scores.tokens[0] == scores.tokens[1] > scores.tokens[2] > 0
+    right, wrong, silly = scores.logprobs
+    assert right > wrong + 5 and right > silly + 5

@@ -132,15 +132,17 @@ async def test_concurrency_is_limited_per_endpoint():
 
 
 def _echo_logprobs(path, body):
-    """Echo the prompt, one token per word or run of spaces; each token's log-probability is minus its length."""
+    """Echo the prompt, one token per word or run of spaces (minus its length as log-probability), then one
+    generated token, as vLLM and llama.cpp do."""
     prompt = body["prompt"]
-    pieces = list(re.finditer(r"\S+|\s+", prompt))
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"\S+|\s+", prompt)] + [(len(prompt), " x")]
     logprobs = {
-        "tokens": [m.group() for m in pieces],
-        "token_logprobs": [None] + [-float(len(m.group())) for m in pieces[1:]],
-        "text_offset": [m.start() for m in pieces],
+        "tokens": [text for _, text in pieces],
+        "token_logprobs": [None] + [-float(len(text)) for _, text in pieces[1:]],
+        "text_offset": [offset for offset, _ in pieces],
     }
-    return 200, {"choices": [{"text": prompt + " x", "logprobs": logprobs}]}, {}
+    body = {"choices": [{"text": prompt + " x", "logprobs": logprobs}], "usage": {"completion_tokens": 1}}
+    return 200, body, {}
 
 
 async def test_scoring_reads_the_continuations_log_probabilities():
@@ -152,6 +154,25 @@ async def test_scoring_reads_the_continuations_log_probabilities():
     path, body = server.requests[0]
     assert path == "/completions" and body["echo"] is True and body["logprobs"] == 1
     assert body["prompt"].startswith("<|im_start|>user\nPick one<|im_end|>\n<|im_start|>assistant\n")
+
+
+async def test_scoring_finds_the_continuation_when_offsets_skip_special_tokens():
+    """llama.cpp's server counts special tokens such as <|im_start|> as no text in its offsets."""
+
+    def llama_style(path, body):
+        status, data, headers = _echo_logprobs(path, body)
+        logprobs = data["choices"][0]["logprobs"]
+        shift, shifted = 0, []
+        for offset, token in zip(logprobs["text_offset"], logprobs["tokens"], strict=True):
+            shifted.append(offset - shift)
+            shift += sum(len(t) * token.count(t) for t in ("<|im_start|>", "<|im_end|>"))
+        logprobs["text_offset"] = shifted
+        return status, data, headers
+
+    request = ScoreRequest((ChatMessage("user", "Pick one"),), ("aa bbb", "c"), agent="a")
+    async with StubServer(llama_style) as server:
+        scores = await backend(server.url, completion_template="chatml").score(request)
+    assert scores.logprobs == (-6.0, -1.0) and scores.tokens == (3, 1)
 
 
 async def test_scoring_without_a_template_or_without_logprobs_is_unsupported():

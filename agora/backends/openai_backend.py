@@ -239,18 +239,30 @@ class OpenAIBackend(Backend):
             raise
         try:
             logprobs = data["choices"][0]["logprobs"]
-            offsets = logprobs["text_offset"]
-            values = logprobs["token_logprobs"]
+            offsets = list(logprobs["text_offset"])
+            values = list(logprobs["token_logprobs"])
+            tokens = list(logprobs.get("tokens") or [])
         except (KeyError, IndexError, TypeError):
-            logprobs = offsets = values = None
-        if not offsets or not values:
+            offsets = values = tokens = []
+        if not offsets or len(offsets) != len(values):
             raise ScoringUnsupported(f"endpoint {self.name!r} returned no prompt log-probabilities")
-        start, end = len(prefix), len(prefix) + len(continuation)
-        picked = [v for off, v in zip(offsets, values, strict=False) if start <= off < end]
+        # Offsets may count special tokens as text (vLLM) or not (llama.cpp), so the continuation is found from
+        # where the prompt ends: it is the last len(continuation) characters before the first generated token.
+        generated = int((data.get("usage") or {}).get("completion_tokens", 1))
+        in_prompt = len(offsets) - generated
+        if generated > 0 and 0 < in_prompt < len(offsets):
+            end = offsets[in_prompt]
+        elif tokens and len(tokens) == len(offsets):
+            in_prompt, end = len(offsets), offsets[-1] + len(tokens[-1])
+        else:
+            raise ScoringUnsupported(
+                f"endpoint {self.name!r} returned log-probabilities without usage or tokens"
+            )
+        begin = end - len(continuation)
+        picked = [values[i] for i in range(in_prompt) if begin <= offsets[i] < end]
         if not picked or any(v is None for v in picked):
             raise ScoringUnsupported(f"endpoint {self.name!r} did not echo the prompt's log-probabilities")
-        prompt_tokens = sum(1 for off in offsets if off < start)
-        return float(sum(picked)), len(picked), prompt_tokens
+        return float(sum(picked)), len(picked), in_prompt - len(picked)
 
     def describe(self) -> dict[str, Any]:
         return {
