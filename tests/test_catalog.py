@@ -135,3 +135,12 @@ def test_agora_models_lists_the_catalog_with_status(fake_packages, capsys):
     assert main(["models"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("fake-model"))
     assert "joined" in line
+
+
+def test_agora_personas_shows_each_example_cards_model_and_provenance(capsys):
+    assert main(["personas", str(REPO / "examples" / "cards")]) == 0
+    out = capsys.readouterr().out
+    text = out.replace("\n", " ")
+    assert "model:       qwen2.5-coder-0.5b-instruct" in out and "model:       smollm2-135m-instruct" in out
+    assert "https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct" in out
+    assert "https://github.com/QwenLM/Qwen2.5-Coder" in text  # the contributor's contact

@@ -49,10 +49,12 @@ class LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "1", "--n_ctx", "2048"]
         self.log = log
-        self.proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log_file.close()
                 pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
@@ -70,6 +72,7 @@ class LlamaServer:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=30)
+        self._log_file.close()
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ def mixed_personas(url: str) -> list[Persona]:
             personas.append(p)
         elif p.name in REMOTE:
             endpoint = {"max_retries": 1, "timeout_s": 120, "max_concurrency": 2}
-            personas.append(p.model_copy(update={"model": f"smollm2@{url}", "endpoint": endpoint}))
+            personas.append(Persona(**{**p.model_dump(), "model": f"smollm2@{url}", "endpoint": endpoint}))
     assert len(personas) == 4
     return personas
 
