@@ -29,6 +29,7 @@ class StubServer:
     def __init__(self, handler: Handler):
         self.handler = handler
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._server: asyncio.AbstractServer | None = None
@@ -61,6 +62,7 @@ class StubServer:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             payload = json.loads(body or b"{}")
             self.requests.append((path, payload))
+            self.headers.append(headers)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:

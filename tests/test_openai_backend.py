@@ -237,3 +237,41 @@ async def test_a_debate_over_http_records_usage_and_which_model_spoke(tmp_path):
     header = result.transcript.header
     assert header.models[f"stub@{server.url}"]["backend"] == "openai"
     assert result.transcript.outcome is not None
+
+
+def test_a_yaml_card_names_an_endpoint_and_its_settings_are_checked(tmp_path):
+    from agora import load_persona
+    from agora.errors import ConfigError
+
+    path = tmp_path / "remote.yaml"
+    body = (
+        "name: remote\nmodel: qwen2.5-coder:0.5b@http://127.0.0.1:11434/v1\nvalues: {fairness: 1}\n"
+        "description: d\nendpoint:\n  api_key_env: AGORA_TEST_KEY\n  max_concurrency: 2\n"
+    )
+    path.write_text(body)
+    b = resolve_backend(load_persona(path))
+    assert (b.model, b.base_url, b.max_concurrency) == ("qwen2.5-coder:0.5b", "http://127.0.0.1:11434/v1", 2)
+    path.write_text(body + "  retries: 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_persona(path)
+    assert info.value.field == "endpoint.retries" and str(path) in str(info.value)
+    path.write_text(body.replace("max_concurrency: 2", "completion_template: llama3"))
+    with pytest.raises(ConfigError) as info:
+        load_persona(path)
+    assert info.value.field == "endpoint.completion_template"
+
+
+async def test_the_api_key_comes_from_the_named_variable_and_is_sent_as_a_bearer_token(monkeypatch):
+    monkeypatch.setenv("AGORA_TEST_KEY", "sekret")
+    async with StubServer(lambda path, body: chat_reply("ok")) as server:
+        p = Persona(
+            name="r",
+            values={"fairness": 1},
+            description="d",
+            model=f"m@{server.url}",
+            endpoint={"api_key_env": "AGORA_TEST_KEY"},
+        )
+        await resolve_backend(p).generate(REQUEST)
+        await backend(server.url).generate(REQUEST)  # no key configured: no header
+    assert server.headers[0]["authorization"] == "Bearer sekret"
+    assert "authorization" not in server.headers[1]
