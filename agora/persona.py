@@ -10,7 +10,8 @@ A card is a YAML file::
     generation: {max_new_tokens: 96, temperature: 0.0}
 
 ``model`` names a catalog model, a local model directory or GGUF file, or ``NAME@http://host:port/v1`` for a model
-behind an OpenAI-compatible endpoint (tuned by an optional ``endpoint:`` block). Unknown fields are rejected, and every error names the file and the field.
+behind an OpenAI-compatible endpoint (tuned by an optional ``endpoint:`` block). Unknown fields are rejected, and
+every error names the file and the field.
 """
 
 from __future__ import annotations

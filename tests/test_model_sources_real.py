@@ -84,3 +84,17 @@ def test_gemma_base_model_answers_in_its_few_shot_format_and_debates_with_smollm
     gemma_messages = [m for m in t.messages if m.agent == "gemma"]
     assert gemma_messages and all(m.ok and m.model == "gemma3-270m" for m in gemma_messages)
     assert all("Question:" not in m.text for m in gemma_messages)
+
+
+def test_a_model_file_without_a_chat_template_is_prompted_few_shot(tmp_path):
+    from types import SimpleNamespace
+
+    from agora.backends.catalog import BASE_FEW_SHOT, CHAT, ModelLocation
+    from agora.backends.transformers_backend import _prompt_format
+
+    plain = ModelLocation("base.gguf", tmp_path, "base.gguf")
+    assert _prompt_format(plain, SimpleNamespace(chat_template=None)) is BASE_FEW_SHOT
+    assert _prompt_format(plain, SimpleNamespace(chat_template="{{ messages }}")) is CHAT
+    gemma = locate("gemma3-270m") if part_paths(CATALOG["gemma3-270m"]) else None
+    if gemma is not None:  # the catalog's format wins whatever the file carries
+        assert _prompt_format(gemma, SimpleNamespace(chat_template="{{ messages }}")) is BASE_FEW_SHOT

@@ -27,7 +27,7 @@ from typing import Any
 from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
 from .batcher import Batcher
 from .cache import file_sha256, publish
-from .catalog import CHAT, ModelLocation, PromptFormat, locate, prepare
+from .catalog import BASE_FEW_SHOT, CHAT, ModelLocation, PromptFormat, locate, prepare
 
 # PyTorch's OpenMP threads spin while idle; on a small machine that starves everything else. Must be set before
 # torch is first imported to take effect.
@@ -135,6 +135,13 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
     return model, tokenizer, sha
 
 
+def _prompt_format(location: ModelLocation, tokenizer: Any) -> PromptFormat:
+    """The catalog's format; a model without a chat template (a base model from a file) gets the few-shot one."""
+    if location.prompt_format.kind == "chat" and not getattr(tokenizer, "chat_template", None):
+        return BASE_FEW_SHOT
+    return location.prompt_format
+
+
 class ModelPool:
     """One loaded instance per (model, device, dtype), shared by every persona and debate in the process."""
 
@@ -165,7 +172,7 @@ class ModelPool:
                     executor=executor,
                     batcher=None,  # type: ignore[arg-type]
                     scorer=None,  # type: ignore[arg-type]
-                    prompt_format=location.prompt_format,
+                    prompt_format=_prompt_format(location, tokenizer),
                 )
                 # both batchers share the model's one worker thread, so the model never runs two batches at once
                 loaded.batcher = Batcher(lambda reqs, lm=loaded: _generate_batch(lm, reqs), executor)
