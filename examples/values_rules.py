@@ -72,7 +72,7 @@ def main() -> None:
         picked |= {plain, weighted}
         print(f"  {rule:<{width}}  {plain:<24} {weighted}")
     print(
-        f"\n{len(picked)} different outcomes across {len(RULES)} rules x 2 weightings. Transcript: {args.out}"
+        f"\n{len(picked)} different outcome{'s' if len(picked) != 1 else ''} across {len(RULES)} rules x 2 weightings. Transcript: {args.out}"
     )
 
 

@@ -15,8 +15,16 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ARGS: dict[str, list[str]] = {
     "quickstart.py": ["--rounds", "1"],
     "values_rules.py": ["--rounds", "1"],
+    "two_families.py": ["--rounds", "1", "--max-new-tokens", "32"],
 }
-NEEDS_MODEL = {"quickstart.py", "values_rules.py"}
+NEEDS_MODEL = {"quickstart.py", "values_rules.py", "two_families.py"}
+# catalog models an example needs beyond the default one (installed by `make install-dev`)
+NEEDS_CATALOG = {"two_families.py": "qwen2.5-coder-0.5b-instruct"}
+# what an example's output must show
+EXPECT = {
+    "two_families.py": "messages from 2 models: qwen2.5-coder-0.5b-instruct, smollm2-135m-instruct",
+    "values_rules.py": "rules x 2 weightings",
+}
 
 
 PARAMS = [
@@ -27,10 +35,17 @@ PARAMS = [
 
 @pytest.mark.parametrize("name", PARAMS)
 def test_example_runs(name, tmp_path):
+    if name in NEEDS_CATALOG:
+        from agora.backends.catalog import CATALOG, part_paths
+
+        entry = CATALOG[NEEDS_CATALOG[name]]
+        if part_paths(entry) is None:
+            pytest.skip(f"{entry.name} is not installed: {entry.install_hint}")
     cmd = [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip()
+    assert EXPECT.get(name, "") in proc.stdout
 
 
 SPECS = sorted(EXAMPLES.glob("*.yaml"))

@@ -1,7 +1,8 @@
-"""Backends answer prompts: the local transformers backend, and a scripted one for tests.
+"""Backends answer prompts: the local transformers backend, an OpenAI-compatible HTTP client, and a scripted one
+for tests.
 
-:func:`resolve_backend` maps a persona's ``model`` reference to a backend without loading anything, so unknown
-models are refused before a debate starts.
+:func:`resolve_backend` maps a persona's ``model`` reference to a backend without loading anything, so unknown or
+unsafe models are refused before a debate starts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .base import (
     Scores,
     ScoringUnsupported,
 )
-from .catalog import CATALOG, locate
+from .catalog import CATALOG, is_endpoint_ref, locate
 from .faults import Fault, FaultyBackend
 from .scripted import ScriptedBackend
 
@@ -53,7 +54,18 @@ def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -
             source=persona.source,
             field="model",
         )
-    locate(ref, source=persona.source)  # fails fast, without importing torch
+    if is_endpoint_ref(ref):
+        backend = _endpoint_backend(persona)
+        cache[ref] = backend
+        return backend
+    if persona.endpoint is not None:
+        raise ModelNotFoundError(
+            f"an endpoint block needs model: NAME@http://host:port/v1, not {ref!r}",
+            source=persona.source,
+            field="endpoint",
+        )
+    trust = persona.trust_remote_code
+    locate(ref, source=persona.source, trust_remote_code=trust)  # fails fast, without importing torch
     try:
         from .transformers_backend import TransformersBackend
     except ImportError as exc:
@@ -62,6 +74,18 @@ def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -
             source=persona.source,
             field="model",
         ) from None
-    backend = TransformersBackend(ref, source=persona.source)
+    backend = TransformersBackend(ref, source=persona.source, trust_remote_code=trust)
     cache[ref] = backend
     return backend
+
+
+def _endpoint_backend(persona: Persona) -> Backend:
+    try:
+        from .openai_backend import OpenAIBackend
+    except ImportError as exc:  # pragma: no cover - httpx is a core dependency
+        raise ModelNotFoundError(
+            f"model {persona.model!r} needs httpx ({exc}): pip install httpx",
+            source=persona.source,
+            field="model",
+        ) from None
+    return OpenAIBackend.from_ref(persona.model, persona.endpoint)

@@ -13,6 +13,7 @@ Placement goes through accelerate's ``device_map``: CPU in float32 by default, C
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
 from .batcher import BatchControl, Batcher
 from .cache import file_sha256, publish
-from .catalog import ModelLocation, locate
+from .catalog import BASE_FEW_SHOT, CHAT, ModelLocation, PromptFormat, locate, prepare
 
 # PyTorch's OpenMP threads spin while idle; on a small machine that starves everything else. Must be set before
 # torch is first imported to take effect.
@@ -75,6 +76,7 @@ class LoadedModel:
     executor: ThreadPoolExecutor
     batcher: Batcher[GenerationRequest, Generation]
     scorer: Batcher[ScoreRequest, Scores]
+    prompt_format: PromptFormat = CHAT
 
     def memory_bytes(self) -> int:
         """Bytes held by the model's weights and buffers (shared by every persona that uses it)."""
@@ -116,10 +118,12 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # loading from safetensors takes about a second: no bar needed
     try:
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+        # safetensors only, and a model's own code only where its card opted in (see agora.backends.safety)
+        trust = location.trust_remote_code and not location.gguf_file
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust)
         # accelerate places the weights: one device by name, or "auto" to spread them over what it finds
         model = AutoModelForCausalLM.from_pretrained(
-            directory, dtype=dtype, use_safetensors=True, device_map=device
+            directory, dtype=dtype, use_safetensors=True, device_map=device, trust_remote_code=trust
         )
     finally:
         if was_enabled:
@@ -129,6 +133,13 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer, sha
+
+
+def _prompt_format(location: ModelLocation, tokenizer: Any) -> PromptFormat:
+    """The catalog's format; a model without a chat template (a base model from a file) gets the few-shot one."""
+    if location.prompt_format.kind == "chat" and not getattr(tokenizer, "chat_template", None):
+        return BASE_FEW_SHOT
+    return location.prompt_format
 
 
 class ModelPool:
@@ -161,6 +172,7 @@ class ModelPool:
                     executor=executor,
                     batcher=None,  # type: ignore[arg-type]
                     scorer=None,  # type: ignore[arg-type]
+                    prompt_format=_prompt_format(location, tokenizer),
                 )
                 # both batchers share the model's one worker thread, so the model never runs two batches at once
                 loaded.batcher = Batcher(
@@ -193,14 +205,21 @@ class ModelPool:
 DEFAULT_POOL = ModelPool()
 
 
-def render_chat(tokenizer: Any, request: GenerationRequest | ScoreRequest) -> str:
+def render_chat(tokenizer: Any, request: GenerationRequest | ScoreRequest, fmt: PromptFormat = CHAT) -> str:
+    """The prompt text: the model's chat template, or for a base model its few-shot layout (after BOS)."""
+    if fmt.kind == "few-shot":
+        return (tokenizer.bos_token or "") + fmt.render(request.messages)
     messages = [m.as_dict() for m in request.messages]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def _prompt_tokens(tokenizer: Any, requests: Sequence[GenerationRequest | ScoreRequest]) -> list[list[int]]:
-    """Each request's chat prompt, rendered with the model's template and tokenised."""
-    return [tokenizer(render_chat(tokenizer, r), add_special_tokens=False)["input_ids"] for r in requests]
+def _prompt_tokens(
+    tokenizer: Any, requests: Sequence[GenerationRequest | ScoreRequest], fmt: PromptFormat = CHAT
+) -> list[list[int]]:
+    """Each request's prompt, rendered in the model's prompt format and tokenised."""
+    return [
+        tokenizer(render_chat(tokenizer, r, fmt), add_special_tokens=False)["input_ids"] for r in requests
+    ]
 
 
 #: the shortest common prompt prefix (in tokens) worth processing once for a whole batch
@@ -358,7 +377,7 @@ def _generate_batch(
     """
     start = time.perf_counter()
     tok = lm.tokenizer
-    prompts = _prompt_tokens(tok, requests)
+    prompts = _prompt_tokens(tok, requests, lm.prompt_format)
     shared = _shared_prefix(prompts)
     input_ids, mask = _batch_inputs(prompts, shared, tok.pad_token_id, lm.model.device)
     eos = lm.model.generation_config.eos_token_id
@@ -417,7 +436,9 @@ def _score_batch(lm: LoadedModel, requests: Sequence[ScoreRequest]) -> list[Scor
     start = time.perf_counter()
     tok = lm.tokenizer
     device = lm.model.device
-    input_ids, mask = _batch_inputs(_prompt_tokens(tok, requests), 0, tok.pad_token_id, device)
+    input_ids, mask = _batch_inputs(
+        _prompt_tokens(tok, requests, lm.prompt_format), 0, tok.pad_token_id, device
+    )
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         out = lm.model(
@@ -522,8 +543,9 @@ class TransformersBackend(Backend):
         dtype: str | torch.dtype | None = None,
         pool: ModelPool | None = None,
         source: str | None = None,
+        trust_remote_code: bool = False,
     ):
-        self.location = locate(model, source=source)
+        self.location = locate(model, source=source, trust_remote_code=trust_remote_code)
         self.name = model
         self.device = device
         self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
@@ -532,6 +554,7 @@ class TransformersBackend(Backend):
 
     def load(self) -> LoadedModel:
         if self._loaded is None:
+            self.location = prepare(self.location)  # joins a model shipped in parts; verifies its sha256
             self._loaded = self.pool.get(self.location, self.device, self.dtype)
         return self._loaded
 
@@ -544,6 +567,9 @@ class TransformersBackend(Backend):
         if self._loaded is None:
             await self.warm_up()
         assert self._loaded is not None
+        stop = self._loaded.prompt_format.stop
+        if stop:  # a base model's turn ends where its few-shot layout starts the next one
+            request = dataclasses.replace(request, stop=tuple(dict.fromkeys(request.stop + stop)))
         return await self._loaded.batcher.submit(request)
 
     def generate_sync(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
