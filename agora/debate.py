@@ -123,6 +123,13 @@ class Debate:
         get_rule(spec.aggregation.rule, source=source)
         for rule in spec.aggregation.report:
             get_rule(rule, source=source, field="aggregation.report")
+        if spec.roles and len(names) != len(spec.roles):
+            raise ConfigError(
+                f"protocol {spec.name!r} gives roles to exactly {len(spec.roles)} agents "
+                f"({', '.join(spec.roles)}), got {len(names)}",
+                source=source,
+                field="roles",
+            )
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
         self.seed = seed

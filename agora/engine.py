@@ -59,6 +59,7 @@ from .transcript import (
     TranscriptWriter,
     config_hash,
 )
+from .verdict import parse_verdict
 from .voting import Ballot, aggregate
 
 DEFAULT_VOTE_TOKENS = 24
@@ -154,6 +155,8 @@ class Engine:
         self.personas = {p.name: p for p in personas}
         self.order = [p.name for p in personas]
         self._agents = tuple(self.order)  # one shared copy for every prompt context, not one per agent
+        #: agent -> role, for protocols that give roles (in debate order)
+        self._roles: dict[str, str] = dict(zip(self.order, protocol.spec.roles, strict=False))
         self.protocol = protocol
         self.spec = protocol.spec
         self.graph = graph
@@ -276,6 +279,10 @@ class Engine:
             for phase in self.spec.phases:
                 if not phase.runs_in(r, rounds):
                     continue
+                if phase.kind == "judge":
+                    if await self._judge_round(question, phase, r, previous, latest, done):
+                        return
+                    continue  # the debaters hear each other, not the judge
                 if (r, phase.name) in done:
                     if phase.kind == "vote":
                         continue
@@ -348,6 +355,7 @@ class Engine:
             "agents": self._agents,
             "own": message_context(own) if own is not None else None,
             "inbox": [message_context(m) for m in inbox],
+            "role": self._roles.get(persona.name),
         }
 
     def _request(
@@ -742,6 +750,114 @@ class Engine:
             )
         self._close_phase(phase, r, start, events, names=names, check_quorum=False)
         return events
+
+    # -- judged debates ---------------------------------------------------------------------------------------------
+    async def _judge_round(
+        self,
+        question: str,
+        phase: PhaseSpec,
+        r: int,
+        previous: dict[str, MessageEvent],
+        latest: dict[str, MessageEvent],
+        done: set[tuple[int, str]],
+    ) -> bool:
+        """The judge reads this round's messages and decides, or lets the debate go on (never after the last
+        round). Returns True when the debate is decided and its outcome written."""
+        final = r == self.spec.rounds
+        if (r, phase.name) in done:
+            (message,) = self.transcript.phase_messages(r, phase.name)
+        else:
+            message = await self._judge_turn(question, phase, r, list(previous.values()), final)
+        verdict = parse_verdict(message.text, self._roles, final) if message.ok else None
+        winner = verdict.winner if verdict is not None else None
+        if winner is None and not final:
+            return False
+        if not final:
+            reason = f"the judge decided after round {r}"
+            self._emit(
+                StopEvent(round=r, reason=reason, completion_tokens=self._completion_tokens()), sync=True
+            )
+            self.progress(Progress("stop", r, self.spec.rounds, detail=reason))
+        answers = {n: latest[n].answer for n in self.order if n in latest}
+        others = [n for n in answers if n != winner]
+        judgement = {
+            "judge": message.agent,
+            "round": r,
+            "verdict": message.text,
+            "method": verdict.method if verdict is not None else "error",
+            "error": message.error,
+            "decided_early": not final,
+        }
+        self._emit(
+            OutcomeEvent(
+                rule="judge",
+                weighted=False,
+                winner=winner,
+                answer=answers.get(winner, "") if winner else "",
+                ranking=[[winner], others]
+                if winner and others
+                else [[winner]]
+                if winner
+                else [list(answers)],
+                scores={"judge": {n: 1.0 if n == winner else 0.0 for n in answers}},
+                winners_by_rule={"judge": [winner] if winner else []},
+                candidates=answers,
+                members={n: [n] for n in answers},
+                dissenters=others if winner else [],
+                voters=1,
+                judgement=judgement,
+            ),
+            sync=True,
+        )
+        self.progress(
+            Progress("outcome", detail=answers.get(winner, "no decision") if winner else "no decision")
+        )
+        return True
+
+    async def _judge_turn(
+        self, question: str, phase: PhaseSpec, r: int, heard: list[MessageEvent], final: bool
+    ) -> MessageEvent:
+        """One greedy reply from the neutral judge (the model most personas use), recorded as the phase."""
+        start = time.perf_counter()
+        self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, 1))
+        shown = [m for m in heard if m.ok]
+        context = {
+            "question": question,
+            "round": r,
+            "rounds": self.spec.rounds,
+            "inbox": [message_context(m) for m in shown],
+            "roles": dict(self._roles),
+            "final": final,
+        }
+        messages = (ChatMessage("user", self.protocol.templates[phase.name].render(**context)),)
+        request = GenerationRequest(
+            messages=messages,
+            max_new_tokens=phase.max_new_tokens or DEFAULT_VOTE_TOKENS,
+            temperature=0.0,
+            seed=derive_seed(self.seed, "judge", r, phase.name),
+            agent="judge",
+            phase=phase.name,
+        )
+        gen, error, seconds = await self._call("judge", request, self._judge())
+        message = MessageEvent(
+            id=message_id(r, phase.name, "judge"),
+            round=r,
+            phase=phase.name,
+            kind="judge",
+            agent="judge",
+            model=self.personas[self._judge_name()].model,
+            recipients=[],
+            seen=[m.id for m in shown],
+            prompt_hash=prompt_hash(messages),
+            text=gen.text.strip() if gen is not None else "",
+            prompt_tokens=gen.prompt_tokens if gen is not None else 0,
+            completion_tokens=gen.completion_tokens if gen is not None else 0,
+            finish_reason=gen.finish_reason if gen is not None else None,
+            error=error,
+            timing={"latency_s": round(seconds, 4)},
+        )
+        self._close_phase(phase, r, start, [message], names=["judge"], check_quorum=False)
+        return message
 
     def _judge_name(self) -> str:
         """The first agent (in debate order) on the model most personas use."""

@@ -45,12 +45,13 @@ def sample_contexts(phase: str, vote: bool) -> list[tuple[str, dict[str, Any]]]:
         "phase": phase,
         "agents": ("sample", "other", "third"),
     }
-    bare = {**base, "round": 1, "own": None, "inbox": []}
+    bare = {**base, "round": 1, "own": None, "inbox": [], "role": None}
     full = {
         **base,
         "round": 2,
         "own": message_context(_message("sample", "propose")),
         "inbox": [message_context(_message(a, "critique", 2)) for a in ("other", "third")],
+        "role": "affirmative",
     }
     samples = [("with no own answer and an empty inbox", bare), ("with an own answer and two messages", full)]
     if vote:
@@ -66,3 +67,14 @@ def mediator_contexts() -> list[tuple[str, dict[str, Any]]]:
     drafting = {"question": "Should the sample be taken?", "round": 1, "opinions": opinions, "critiques": []}
     revising = {**drafting, "critiques": critiques, "statement": "We take the sample, fairly."}
     return [("drafting", {**drafting, "statement": None}), ("revising", revising)]
+
+
+def judge_contexts() -> list[tuple[str, dict[str, Any]]]:
+    """Samples for a judge's template: a round to judge, then the final round."""
+    roles = {"sample": "affirmative", "other": "negative"}
+    inbox = [message_context(_message(a, "argue")) for a in roles]
+    base = {"question": "Should the sample be taken?", "rounds": 2, "inbox": inbox, "roles": roles}
+    return [
+        ("in a round", {**base, "round": 1, "final": False}),
+        ("in the final round", {**base, "round": 2, "final": True}),
+    ]

@@ -27,8 +27,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from .errors import ConfigError
 
 # Variables every template may use, and those only some phases provide.
-COMMON_VARIABLES = frozenset({"question", "persona", "round", "rounds", "phase", "own", "inbox", "agents"})
+COMMON_VARIABLES = frozenset(
+    {"question", "persona", "round", "rounds", "phase", "own", "inbox", "agents", "role"}
+)
 VOTE_VARIABLES = frozenset({"candidates"})
+# What a judge's template sees: this round's messages, each debater's role, and whether it must decide now.
+JUDGE_VARIABLES = frozenset({"question", "round", "rounds", "inbox", "roles", "final"})
 # What the mediator's templates see (mediator synthesis): the agents' opinions, their critiques, the statement.
 MEDIATOR_VARIABLES = frozenset({"question", "round", "opinions", "critiques", "statement"})
 

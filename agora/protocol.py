@@ -29,6 +29,7 @@ from .errors import ConfigError, pydantic_error_line
 from .graph import GraphSpec
 from .prompts import (
     COMMON_VARIABLES,
+    JUDGE_VARIABLES,
     MEDIATOR_VARIABLES,
     VOTE_VARIABLES,
     PromptTemplate,
@@ -36,7 +37,7 @@ from .prompts import (
 )
 from .resources import builtin_dir
 
-PhaseKind = Literal["propose", "critique", "revise", "vote"]
+PhaseKind = Literal["propose", "critique", "revise", "vote", "judge"]
 MAX_ROUNDS = 20
 
 
@@ -154,6 +155,12 @@ class ProtocolSpec(_Frozen):
     quorum: float = Field(
         default=0.5, gt=0.0, le=1.0, description="minimum share of agents that must answer a phase"
     )
+    roles: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="role names given to the agents in debate order (templates see 'role'); when set, the "
+        "debate has exactly this many agents",
+    )
     mediation: MediationSpec | None = Field(
         default=None, description="mediator synthesis after the rounds, instead of a vote phase"
     )
@@ -181,6 +188,20 @@ class ProtocolSpec(_Frozen):
             clash = sorted(set(names) & set(MEDIATION_PHASES))
             if clash:
                 raise ValueError(f"phase name {clash[0]!r} is reserved for mediation")
+        judges = [p for p in self.phases if p.kind == "judge"]
+        if judges:
+            if votes or self.mediation is not None:
+                raise ValueError(
+                    "a protocol with a judge phase ends with the judge's verdict, not a vote or mediation"
+                )
+            if len(judges) > 1 or judges[0].when != "every" or self.phases[-1].kind != "judge":
+                raise ValueError(
+                    "a judge phase runs every round, as the last phase of the round (one per protocol)"
+                )
+            if len(self.roles) < 2:
+                raise ValueError("a protocol with a judge phase names the debaters' roles (at least two)")
+        if len(set(self.roles)) != len(self.roles):
+            raise ValueError("role names must be unique")
         return self
 
 
@@ -203,7 +224,9 @@ class Protocol:
         self.system_template = PromptTemplate(env, spec.system_template, directory, COMMON_VARIABLES)
         self.templates: dict[str, PromptTemplate] = {}
         for phase in spec.phases:
-            allowed = COMMON_VARIABLES | VOTE_VARIABLES if phase.kind == "vote" else COMMON_VARIABLES
+            allowed = {"vote": COMMON_VARIABLES | VOTE_VARIABLES, "judge": JUDGE_VARIABLES}.get(
+                phase.kind, COMMON_VARIABLES
+            )
             self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
         med = spec.mediation
         if med is not None:
@@ -313,11 +336,14 @@ def template_field(spec: ProtocolSpec, directory: Path, source: str) -> str | No
 def try_templates(protocol: Protocol) -> None:
     """Render every phase's template and the system template once on sample contexts (see
     :mod:`agora.prompt_samples`), so that a template that would break mid-debate is refused before any model loads."""
-    from .prompt_samples import mediator_contexts, sample_contexts
+    from .prompt_samples import judge_contexts, mediator_contexts, sample_contexts
 
     for phase in [*protocol.spec.phases, *protocol.mediation_phases().values()]:
         if phase.name in ("draft", "revise_draft") and protocol.spec.mediation is not None:
             continue  # the mediator's own templates: below
+        if phase.kind == "judge":
+            protocol.templates[phase.name].try_render(judge_contexts())
+            continue
         samples = sample_contexts(phase.name, phase.kind == "vote")
         protocol.system_template.try_render(samples)
         protocol.templates[phase.name].try_render(samples)

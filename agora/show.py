@@ -39,6 +39,15 @@ def tally_table(outcome: OutcomeEvent) -> list[str]:
 def render_outcome(outcome: OutcomeEvent) -> list[str]:
     how = ", value-weighted" if outcome.weights else ", weighted" if outcome.weighted else ""
     out = [f"Outcome ({outcome.rule}{how}, {outcome.voters} ballots)"]
+    judged = outcome.judgement
+    if judged:
+        when = "early, " if judged.get("decided_early") else ""
+        read = {"winner-line": "its Winner line", "first-mention": "the first side it named"}.get(
+            judged.get("method", ""), "no side named"
+        )
+        out = [f"Outcome (the judge decided {when}after round {judged.get('round')}; read from {read})"]
+        if judged.get("error"):
+            out.append(_wrap(f"The judge failed: {judged['error']}", "  "))
     if outcome.relevance:
         ranked = sorted(outcome.relevance.items(), key=lambda kv: -kv[1])
         out.append(_wrap("Relevance of values: " + ", ".join(f"{v} {x:.2f}" for v, x in ranked), "  "))

@@ -145,6 +145,10 @@ class OutcomeEvent(_Event):
     weighting_error: str | None = Field(
         default=None, description="why value weighting could not be measured (the ballots then count equally)"
     )
+    judgement: dict[str, Any] = Field(
+        default_factory=dict,
+        description="judged debates: the judge, the round it decided in, its verdict and how it was read",
+    )
     mediation: dict[str, Any] = Field(
         default_factory=dict,
         description="mediator synthesis: the chosen draft ('winning_draft', 'statement'), whether it was revised, "
