@@ -126,17 +126,19 @@ def layer_shapes(config: Any) -> tuple[int, int, int] | None:
     return layers, heads, head_dim
 
 
-def slab_cache(config: Any, rows: int, capacity: int, dtype: torch.dtype, device: Any) -> Cache | None:
-    """A cache for ``rows`` rows of up to ``capacity`` positions in one block, or None if the model needs another.
+def slab_cache(model: Any, rows: int, capacity: int) -> Cache | None:
+    """A cache for ``rows`` rows of up to ``capacity`` positions in one block, or None if the model needs another
+    (layers other than full attention, or layers spread over several devices).
 
     The block is allocated empty: memory becomes resident as positions are written, never more than the batch's
     cache at its longest.
     """
-    shapes = layer_shapes(config)
-    if shapes is None:
+    shapes = layer_shapes(model.config)
+    devices = set((getattr(model, "hf_device_map", None) or {}).values())
+    if shapes is None or len(devices) > 1:
         return None
     layers, heads, head_dim = shapes
-    block = torch.empty((layers, 2, rows, heads, capacity, head_dim), dtype=dtype, device=device)
+    block = torch.empty((layers, 2, rows, heads, capacity, head_dim), dtype=model.dtype, device=model.device)
     return Cache(layers=[SlabLayer(block[i]) for i in range(layers)])
 
 

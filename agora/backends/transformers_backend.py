@@ -319,7 +319,7 @@ def _decode(
     with torch.inference_mode():
         # one block for the whole batch's cache, sized for its longest row (None: the model needs its own kind)
         longest = input_ids.shape[1] + max(row.request.max_new_tokens for row in rows)
-        cache = slab_cache(model.config, len(rows), longest, model.dtype, input_ids.device)
+        cache = slab_cache(model, len(rows), longest)
         if shared:  # the common prefix runs once, for one row, and its cache is copied to every row
             prefix = model(
                 input_ids=input_ids[:1, :shared],
