@@ -289,7 +289,7 @@ def _prefill(
 
     The columns go in slices of about :data:`PREFILL_TOKENS_PER_PASS` tokens over all rows, so the temporary tensors
     of a pass stay small next to the cache however many rows the batch has; each slice attends to everything before
-    it through the cache, which is the same computation as one pass over the whole prompt.
+    it through the cache: the computation of one pass over the whole prompt, up to rounding.
     """
     cache_arg = _cache_argument(model)
     width = input_ids.shape[1]
@@ -321,11 +321,8 @@ def _decode(
         longest = input_ids.shape[1] + max(row.request.max_new_tokens for row in rows)
         cache = slab_cache(model, len(rows), longest)
         if shared:  # the common prefix runs once, for one row, and its cache is copied to every row
-            prefix = model(
-                input_ids=input_ids[:1, :shared],
-                use_cache=True,
-                logits_to_keep=1,
-                **({cache_arg: cache} if cache is not None else {}),
+            prefix = _prefill(
+                model, input_ids[:1, :shared], mask[:1, :shared], positions[:1, :shared], 0, cache
             )
             cache = _cache_of(prefix)
             cache.batch_repeat_interleave(len(rows))
