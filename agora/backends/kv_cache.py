@@ -1,9 +1,8 @@
 """A KV cache allocated once per batch, at the batch's final size, and compacted in place.
 
 transformers' default cache grows every layer's keys and values by concatenation at every decoding step: each step
-copies the whole cache into a new tensor and frees the old one, and the allocator keeps those freed blocks between
-the short-lived tensors of the forward pass, so a batch of 16 rows ends up holding far more memory than its cache.
-Here one block, sized for the longest row the batch can reach, holds every layer's keys and values; a step writes
+copies the whole cache into a new tensor and frees the old one, and those blocks end up interleaved in the C
+allocator with the short-lived tensors of the forward passes, which keeps freed memory resident. Here one block, sized for the longest row the batch can reach, holds every layer's keys and values; a step writes
 its new positions into that block, and a row that finishes is dropped by copying the rows after it down.
 Untouched parts of the block cost no resident memory until they are written.
 

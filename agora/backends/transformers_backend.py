@@ -1,7 +1,8 @@
 """The local backend: a Hugging Face ``transformers`` causal LM, batched, in a worker thread.
 
-This is the only module that imports torch and transformers. Personas naming the same model share one loaded
-instance through :class:`ModelPool`; the requests of one phase run as one left-padded batched ``generate``.
+This module and its helper ``kv_cache`` are the only ones that import torch and transformers. Personas naming the
+same model share one loaded instance through :class:`ModelPool`; the requests of one phase run as one left-padded
+batched ``generate``.
 Greedy decoding by default; a request with ``temperature > 0`` samples with its own seeded generator, so its text
 does not depend on which other requests share its batch. Scoring requests run batched too: every prompt of the
 batch goes through the model once, and its processed state (the KV cache) is shared by all of its continuations.
