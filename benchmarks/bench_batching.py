@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batching.py                 # 4, 8 and 16 agents, 3 repeats (about 10 minutes on 2 cores)
     python benchmarks/bench_batching.py --sizes 4 --repeats 1 --skip-memory --skip-cold-start   # a quick look
+    python benchmarks/bench_batching.py --skip-timing --skip-cold-start   # peak memory only (about 2 minutes)
 
 Every agent answers the same proposal phase on SmolLM2-135M-Instruct: a prompt of about 135 tokens, 64 new tokens,
 greedy. The agents are asked for a paragraph, so nearly every answer runs to the 64-token limit and both ways do the
@@ -327,6 +328,9 @@ def main() -> None:
         default="paragraph",
         help="paragraph: answers run to the token limit (default); short: the debate's one sentence",
     )
+    parser.add_argument(
+        "--skip-timing", action="store_true", help="skip the side-by-side runs (memory, cold start)"
+    )
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-cold-start", action="store_true")
     parser.add_argument("--probe-memory", type=int, help=argparse.SUPPRESS)
@@ -339,13 +343,14 @@ def main() -> None:
     sizes = sorted({int(s) for s in args.sizes.split(",")})
     if not sizes or sizes[0] < 1 or sizes[-1] > len(VIEWPOINTS):
         parser.error(f"sizes must be between 1 and {len(VIEWPOINTS)}")
-    speedups = side_by_side(sizes, args.repeats, args.new_tokens, args.answers)
+    speedups = {} if args.skip_timing else side_by_side(sizes, args.repeats, args.new_tokens, args.answers)
     print()
     if not args.skip_memory:
         memory(args.new_tokens, args.answers)
     if not args.skip_cold_start:
         cold_start()
-    print(f"speedup_{sizes[-1]}={speedups[sizes[-1]]:.2f}")
+    if speedups:
+        print(f"speedup_{sizes[-1]}={speedups[sizes[-1]]:.2f}")
 
 
 if __name__ == "__main__":

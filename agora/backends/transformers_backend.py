@@ -1,7 +1,8 @@
 """The local backend: a Hugging Face ``transformers`` causal LM, batched, in a worker thread.
 
-This is the only module that imports torch and transformers. Personas naming the same model share one loaded
-instance through :class:`ModelPool`; the requests of one phase run as one left-padded batched ``generate``.
+This module and its helper ``kv_cache`` are the only ones that import torch and transformers. Personas naming the
+same model share one loaded instance through :class:`ModelPool`; the requests of one phase run as one left-padded
+batched ``generate``.
 Greedy decoding by default; a request with ``temperature > 0`` samples with its own seeded generator, so its text
 does not depend on which other requests share its batch. Scoring requests run batched too: every prompt of the
 batch goes through the model once, and its processed state (the KV cache) is shared by all of its continuations.
@@ -35,6 +36,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+
+from .kv_cache import release_freed_memory, slab_cache  # noqa: E402
 
 log = logging.getLogger("agora.backends.transformers")
 
@@ -299,6 +302,37 @@ class _Row:
         return True
 
 
+#: prompt tokens (summed over the batch's rows) processed per forward pass; bounds the pass's temporary tensors
+PREFILL_TOKENS_PER_PASS = 512
+
+
+def _prefill(
+    model: Any, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, start: int, cache: Any
+) -> Any:
+    """Run the prompt columns from ``start`` on through the model into ``cache``; return the last pass's output.
+
+    The columns go in slices of about :data:`PREFILL_TOKENS_PER_PASS` tokens over all rows, so the temporary tensors
+    of a pass stay small next to the cache however many rows the batch has; each slice attends to everything before
+    it through the cache: the computation of one pass over the whole prompt, up to rounding.
+    """
+    cache_arg = _cache_argument(model)
+    width = input_ids.shape[1]
+    step = max(1, PREFILL_TOKENS_PER_PASS // input_ids.shape[0])
+    out = None
+    for begin in range(start, width, step):
+        end = min(width, begin + step)
+        out = model(
+            input_ids=input_ids[:, begin:end],
+            attention_mask=mask[:, :end],
+            position_ids=positions[:, begin:end],
+            use_cache=True,
+            logits_to_keep=1,
+            **({cache_arg: cache} if cache is not None else {}),
+        )
+        cache = _cache_of(out)
+    return out
+
+
 def _decode(
     lm: LoadedModel,
     input_ids: torch.Tensor,
@@ -317,19 +351,17 @@ def _decode(
     cache_arg = _cache_argument(model)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
-        cache = None
+        # one block for the whole batch's cache, sized for its longest row (None: the model needs its own kind)
+        longest = input_ids.shape[1] + max(row.request.max_new_tokens for row in rows)
+        cache = slab_cache(model, len(rows), longest)
         if shared:  # the common prefix runs once, for one row, and its cache is copied to every row
-            prefix = model(input_ids=input_ids[:1, :shared], use_cache=True)
+            prefix = _prefill(
+                model, input_ids[:1, :shared], mask[:1, :shared], positions[:1, :shared], 0, cache
+            )
             cache = _cache_of(prefix)
             cache.batch_repeat_interleave(len(rows))
-        out = model(
-            input_ids=input_ids[:, shared:],
-            attention_mask=mask,
-            position_ids=positions[:, shared:],
-            use_cache=True,
-            logits_to_keep=1,
-            **({cache_arg: cache} if cache is not None else {}),
-        )
+        out = _prefill(model, input_ids, mask, positions, shared, cache)
+        release_freed_memory()  # the prompt passes' temporaries, before the cache grows to its longest
         active = list(range(len(rows)))
         next_position = positions[:, -1] + 1
         while True:
