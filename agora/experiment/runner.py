@@ -24,7 +24,8 @@ from ..errors import ConfigError, DebateError
 from ..tasks import TaskItem, gold_value, load_task
 from ..transcript import EndEvent, Transcript
 from .configs import Configuration, configurations
-from .metrics import summary_records, summary_table
+from .diversity import pool_diversity
+from .metrics import diversity_table, summary_records, summary_table
 from .results import COLUMNS, RESULTS, append_row, read_rows, row_id, score_transcript, write_csv
 from .spec import load_spec
 
@@ -132,6 +133,13 @@ class Sweep:
         mine = [r for r in rows if r["row_id"] in wanted]
         write_csv(mine, self.out / "results.csv")
         table = summary_table(mine)
+        pools = {c.pool: pool_diversity(c.personas) for c in self.configs}
+        if len(pools) > 1:
+            table += (
+                "\n\n## Diversity\n\nThe same results per protocol and pool, with each pool's size, model families "
+                "and value diversity (mean pairwise total variation distance of the stated values; "
+                "docs/experiments.md).\n\n" + diversity_table(mine, pools)
+            )
         (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
         records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
         (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
@@ -179,6 +187,7 @@ class Sweep:
                 "agents": [p.name for p in c.personas],
                 "models": {p.name: p.model for p in c.personas},
                 "rounds": c.protocol.spec.rounds,
+                "diversity": pool_diversity(c.personas),
             }
             for c in self.configs
         }
