@@ -106,7 +106,13 @@ def _load_weights(location: ModelLocation, device: str, dtype: torch.dtype) -> t
         sha = file_sha256(gguf_path)
 
         def build(target: Path) -> None:
-            log.warning("converting %s to safetensors once (about half a minute)...", gguf_path.name)
+            size_mb = gguf_path.stat().st_size / 1e6
+            log.warning(
+                "converting %s (%.0f MB) to safetensors once; on a CPU this takes from about 20 s (SmolLM2) to "
+                "a few minutes, and later loads read the cache ...",
+                gguf_path.name,
+                size_mb,
+            )
             tok = AutoTokenizer.from_pretrained(location.directory, gguf_file=location.gguf_file)
             model = AutoModelForCausalLM.from_pretrained(location.directory, gguf_file=location.gguf_file)
             model.hf_quantizer = None  # a dequantized GGUF model is plain fp32 weights
