@@ -10,12 +10,15 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import AgoraError, DebateError, one_line
+
+if TYPE_CHECKING:
+    from .debate import DebateResult
 
 EXIT_USAGE = 2
 
@@ -88,10 +91,26 @@ def check_out_path(out: Path) -> None:
         )
 
 
+def _finish(run: Callable[[], DebateResult], out: Path) -> int:
+    """Run a debate (new or resumed) and print its outcome; a debate that fails is exit status 1."""
+    from .show import render_outcome
+
+    try:
+        result = run()
+    except DebateError as exc:
+        print(f"agora: debate failed: {exc}", file=sys.stderr)
+        print(f"transcript (marked failed): {out}", file=sys.stderr)
+        return 1
+    print()
+    print(f"Question: {result.transcript.header.question}")
+    print("\n".join(render_outcome(result.outcome)))
+    print(f"\nTranscript: {out}   (read it with: agora show {out})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .debate import Debate, check_question
     from .persona import load_personas
-    from .show import render_outcome
 
     question = check_question(args.question)
     if args.out:
@@ -122,24 +141,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{d['edges']} edges, seed {d['seed']}",
             file=sys.stderr,
         )
-    try:
-        result = debate.run_sync(question, out=out)
-    except DebateError as exc:
-        print(f"agora: debate failed: {exc}", file=sys.stderr)
-        print(f"transcript (marked failed): {out}", file=sys.stderr)
-        return 1
-    print()
-    print(f"Question: {question}")
-    print("\n".join(render_outcome(result.outcome)))
-    print(f"\nTranscript: {out}   (read it with: agora show {out})")
-    return 0
+    return _finish(lambda: debate.run_sync(question, out=out), out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from .checkpoint import schedule
     from .protocol import ProtocolSpec
     from .resuming import plan_resume, resume_sync
-    from .show import render_outcome
 
     transcript, checkpoint = plan_resume(args.file)
     out = Path(args.out) if args.out else Path(args.file)
@@ -155,17 +163,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             f"continuing {where}; {checkpoint.discarded} later event(s) dropped",
             file=sys.stderr,
         )
-    try:
-        result = resume_sync(args.file, out=out, progress=None if args.quiet else _progress_printer())
-    except DebateError as exc:
-        print(f"agora: debate failed: {exc}", file=sys.stderr)
-        print(f"transcript (marked failed): {out}", file=sys.stderr)
-        return 1
-    print()
-    print(f"Question: {result.transcript.header.question}")
-    print("\n".join(render_outcome(result.outcome)))
-    print(f"\nTranscript: {out}   (read it with: agora show {out})")
-    return 0
+    progress = None if args.quiet else _progress_printer()
+    return _finish(lambda: resume_sync(args.file, out=out, progress=progress), out)
 
 
 def cmd_personas(args: argparse.Namespace) -> int:

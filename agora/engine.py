@@ -65,6 +65,17 @@ from .voting import Ballot, aggregate
 DEFAULT_VOTE_TOKENS = 24
 
 
+def _reply_fields(gen: Any, error: str | None, seconds: float) -> dict[str, Any]:
+    """The fields of a message that come from the backend's reply (zero or empty when there was none)."""
+    return {
+        "prompt_tokens": gen.prompt_tokens if gen is not None else 0,
+        "completion_tokens": gen.completion_tokens if gen is not None else 0,
+        "finish_reason": gen.finish_reason if gen is not None else None,
+        "error": error,
+        "timing": {"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen is not None else 0},
+    }
+
+
 @dataclass(frozen=True)
 class _Weighting:
     """Value-weighted voting: agent -> weight, value -> relevance, or why they could not be measured."""
@@ -428,11 +439,7 @@ class Engine:
             prompt_hash=prompt_hash(request.messages),
             text=text,
             answer=answer,
-            prompt_tokens=gen.prompt_tokens if gen is not None else 0,
-            completion_tokens=gen.completion_tokens if gen is not None else 0,
-            finish_reason=gen.finish_reason if gen is not None else None,
-            error=error,
-            timing={"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen is not None else 0},
+            **_reply_fields(gen, error, seconds),
         )
 
     def _close_phase(
@@ -741,11 +748,7 @@ class Engine:
                     prompt_hash=prompt_hash(messages),
                     text=gen.text.strip() if gen is not None else "",
                     answer=gen.text.strip() if gen is not None and error is None else "",
-                    prompt_tokens=gen.prompt_tokens if gen is not None else 0,
-                    completion_tokens=gen.completion_tokens if gen is not None else 0,
-                    finish_reason=gen.finish_reason if gen is not None else None,
-                    error=error,
-                    timing={"latency_s": round(seconds, 4), "batch_size": gen.batch_size if gen else 0},
+                    **_reply_fields(gen, error, seconds),
                 )
             )
         self._close_phase(phase, r, start, events, names=names, check_quorum=False)
@@ -850,11 +853,7 @@ class Engine:
             seen=[m.id for m in shown],
             prompt_hash=prompt_hash(messages),
             text=gen.text.strip() if gen is not None else "",
-            prompt_tokens=gen.prompt_tokens if gen is not None else 0,
-            completion_tokens=gen.completion_tokens if gen is not None else 0,
-            finish_reason=gen.finish_reason if gen is not None else None,
-            error=error,
-            timing={"latency_s": round(seconds, 4)},
+            **_reply_fields(gen, error, seconds),
         )
         self._close_phase(phase, r, start, [message], names=["judge"], check_quorum=False)
         return message

@@ -3,6 +3,7 @@ message staying flat as the number of agents grows."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import subprocess
 import sys
@@ -17,27 +18,23 @@ from agora import Debate, Persona, ScriptedBackend, Transcript, load_protocol
 from agora.candidates import merge_answers, same_answer
 from agora.graph import in_neighbours
 
-ANSWERS = ["Yes, close the square to cars.", "No, keep it open.", "Only on weekends and holidays."]
+
+def _benchmark():
+    """``benchmarks/bench_engine.py`` as a module: the load test and the benchmark build the same crowd."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_engine.py"
+    spec = importlib.util.spec_from_file_location("bench_engine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_BENCH = _benchmark()
+ANSWERS = _BENCH.ANSWERS
 
 
 def crowd(n: int, seed: int = 0) -> tuple[list[Persona], nx.DiGraph]:
     """``n`` generated personas and a connected small-world graph over them (6 neighbours, 10% rewired)."""
-    names = [f"agent{i:04d}" for i in range(n)]
-    people = [
-        Persona(
-            name=name,
-            model="scripted",
-            values={"fairness": 1 + i % 5, "liberty": 1 + i % 3, "public_health": 1 + i % 7},
-            description=f"You are {name}, citizen number {i}.",
-        )
-        for i, name in enumerate(names)
-    ]
-    ring = nx.connected_watts_strogatz_graph(n, 6, 0.1, seed=seed)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(names)
-    for a, b in ring.edges():
-        graph.add_edges_from([(names[a], names[b]), (names[b], names[a])])
-    return people, graph
+    return _BENCH.crowd(n, 6, 0.1, seed)
 
 
 def reply(request) -> str:

@@ -78,6 +78,13 @@ class AgentEntry(_Strict):
     max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
 
 
+def _shorthand(value: Any, key: str) -> Any:
+    """A list entry given as a bare string stands for ``{key: string}`` (``- vote`` for ``- {protocol: vote}``)."""
+    if isinstance(value, list):
+        return [{key: v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class ExperimentSpec(_Strict):
     name: str = Field(pattern=NAME)
     description: str = ""
@@ -91,23 +98,17 @@ class ExperimentSpec(_Strict):
     @field_validator("protocols", mode="before")
     @classmethod
     def _protocol_names(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"protocol": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _shorthand(value, "protocol")
 
     @field_validator("tasks", mode="before")
     @classmethod
     def _task_names(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"task": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _shorthand(value, "task")
 
     @field_validator("graphs", mode="before")
     @classmethod
     def _graph_kinds(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"kind": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _shorthand(value, "kind")
 
     @field_validator("personas", mode="before")
     @classmethod
