@@ -34,6 +34,7 @@ COLUMNS = [
     "correct",
     "member_answers",
     "members_correct",
+    "member_tokens",
     "majority",
     "majority_correct",
     "final_answers",
@@ -71,8 +72,8 @@ def _final_answers(t: Transcript) -> dict[str, MessageEvent]:
 
 
 def score_transcript(item: TaskItem, t: Transcript, seed: int) -> dict[str, Any]:
-    """The columns a transcript gives: the system's answer and correctness, each member's first answer, their
-    majority, final answers, rounds, stop reason, tokens, status."""
+    """The columns a transcript gives: the system's answer and correctness, each member's first answer (and the
+    tokens it took), their majority, final answers, rounds, stop reason, tokens, status."""
     gold = gold_value(item)
     first = _first_answers(t)
     final = _final_answers(t)
@@ -92,6 +93,7 @@ def score_transcript(item: TaskItem, t: Transcript, seed: int) -> dict[str, Any]
         "correct": bool(text) and is_correct(item, text),
         "member_answers": member_answers,
         "members_correct": {a: v == gold for a, v in member_answers.items()},
+        "member_tokens": {a: m.completion_tokens for a, m in first.items()},
         "majority": vote,
         "majority_correct": vote == gold if member_answers else None,
         "final_answers": {a: extract(item, m.text).value for a, m in final.items()},
