@@ -177,6 +177,7 @@ def test_killed_sweep_finishes_without_repeating(tmp_path):
         ),
         (SPEC.replace("graphs: [complete, ring]", "graphs: [circle]"), "field 'graphs.0.kind'"),
         (SPEC.replace("seeds: [0, 1]", "seeds: [1, 1]"), "field 'seeds'.*distinct"),
+        (SPEC.replace("- vote", "- {protocol: vote, budget_of: [debate]}"), "budget_of names 'debate'"),
     ],
 )
 def test_spec_errors_name_file_and_field(tmp_path, text, message):
@@ -242,6 +243,44 @@ def test_pool_entries_copy_and_change_cards(tmp_path):
     ]
     ids = [c.id for c in sweep.configs]
     assert len(set(ids)) == 2
+
+
+def test_self_consistency_is_read_at_the_systems_token_budget(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: budget
+        tasks: [{task: boolq, n: 2}, {task: arc-easy, n: 2}]
+        protocols:
+          - {protocol: vote, pools: [trio]}
+          - {protocol: self_consistency, pools: [sampled], budget_of: [vote]}
+        pools:
+          trio: [{persona: empirica}, {persona: hygieia}, {persona: aequitas}]
+          sampled: [{persona: empirica, copies: 4, temperature: 0.5}]
+        """,
+    )
+    out = tmp_path / "out"
+    # every reply is three words (three scripted tokens); the trio's majority is wrong, and so is sample 1 of 4
+    report = run_experiment(spec, out, backend=ScriptedBackend(oracle({"hygieia", "aequitas", "empirica-1"})))
+    sc = [r for r in report.rows if r["protocol"] == "self_consistency"]
+    assert all(r["member_tokens"] == {f"empirica-{i}": 3 for i in range(1, 5)} for r in sc)
+    records = json.loads((out / "budget.json").read_text())
+    everything = next(r for r in records if r["task"] == "all")
+    # the vote generated 9 tokens per item: three samples fit (wrong, right, right), the fourth does not
+    assert (
+        everything["system"] == "vote · none · trio"
+        and everything["self_consistency"] == "self_consistency · sampled"
+    )
+    assert (everything["n"], everything["budget"], everything["samples"], everything["tokens"]) == (
+        4,
+        9,
+        3,
+        9,
+    )
+    assert (everything["system_accuracy"], everything["accuracy"], everything["short"]) == (0.0, 1.0, 0)
+    summary = (out / "summary.md").read_text()
+    assert "## Self-consistency at the same token budget" in summary
+    assert "| all | vote · none · trio | 0.0 | 9 | self_consistency · sampled | 100.0 |" in summary
 
 
 def test_unknown_model_is_refused_before_anything_runs(tmp_path):

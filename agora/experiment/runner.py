@@ -23,6 +23,7 @@ from ..debate import Debate
 from ..errors import ConfigError, DebateError
 from ..tasks import TaskItem, gold_value, load_task
 from ..transcript import EndEvent, Transcript
+from .budget import budget_records, budget_table, matched
 from .configs import Configuration, configurations
 from .diversity import pool_diversity
 from .metrics import diversity_table, summary_records, summary_table
@@ -140,6 +141,15 @@ class Sweep:
                 "and value diversity (mean pairwise total variation distance of the stated values; "
                 "docs/experiments.md).\n\n" + diversity_table(mine, pools)
             )
+        budget = self._budget(mine)
+        if budget:
+            table += (
+                "\n\n## Self-consistency at the same token budget\n\nEach system beside self-consistency read, item "
+                "by item, at the tokens that system generated: its samples in order while their tokens stay within "
+                "the budget; 'short': items where all samples together stayed under it (docs/experiments.md).\n\n"
+                + budget_table(budget)
+            )
+            (self.out / "budget.json").write_text(json.dumps(budget, indent=1) + "\n", encoding="utf-8")
         (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
         records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
         (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
@@ -176,6 +186,23 @@ class Sweep:
             "transcript": str(transcript.relative_to(self.out)),
         }
         return {k: row[k] for k in COLUMNS}
+
+    def _budget(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Self-consistency at each named system's budget (``budget_of`` in the spec), per pair of configurations
+        with the same seed."""
+        wants = {e.name: e.budget_of for e in self.spec.protocols if e.budget_of}
+        by_config: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_config.setdefault(r["config_id"], []).append(r)
+        records: list[dict[str, Any]] = []
+        for sc in self.configs:
+            for system in self.configs:
+                if system.protocol_name in wants.get(sc.protocol_name, []) and system.seed == sc.seed:
+                    pairs = matched(by_config.get(system.id, []), by_config.get(sc.id, []))
+                    if pairs:
+                        name = f"{system.protocol_name} · {system.graph} · {system.pool}"
+                        records += budget_records(pairs, name, f"{sc.protocol_name} · {sc.pool}")
+        return records
 
     def _write_configurations(self) -> None:
         described = {

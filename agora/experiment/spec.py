@@ -9,6 +9,7 @@ protocols:                              # shipped names or spec paths; `pools` l
   - vote
   - {protocol: task_debate, rounds: 2}
   - {protocol: single, pools: [alone]}
+  - {protocol: self_consistency, pools: [sampled], budget_of: [vote]}   # also read at vote's token budget
 graphs: [complete, ring]                # optional; graph kinds or graph specs (default: each protocol's own)
 pools:                                  # name -> agents; each agent is a persona card, optionally changed
   trio: [{persona: empirica}, {persona: hygieia}, {persona: aequitas}]
@@ -63,6 +64,12 @@ class ProtocolEntry(_Strict):
         default=None, pattern=NAME, description="name in the results (default: protocol)"
     )
     pools: list[str] | None = Field(default=None, description="run only with these pools")
+    budget_of: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="self-consistency: also read this protocol's samples at the generated tokens of these "
+        "protocols (labels), item by item (agora.experiment.budget)",
+    )
 
     @property
     def name(self) -> str:
@@ -135,6 +142,12 @@ class ExperimentSpec(_Strict):
             for pool in entry.pools or []:
                 if pool not in self.pools:
                     raise ValueError(f"protocol {entry.name!r} names unknown pool {pool!r}")
+            for other in entry.budget_of or []:
+                if other not in labels or other == entry.name:
+                    raise ValueError(
+                        f"protocol {entry.name!r}: budget_of names {other!r}, which is not another protocol "
+                        f"of this spec (have: {', '.join(labels)})"
+                    )
         return self
 
 
