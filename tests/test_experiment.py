@@ -17,6 +17,7 @@ from agora.cli import main
 from agora.errors import ConfigError
 from agora.experiment import COLUMNS, Sweep, read_rows, run_experiment
 from agora.tasks import gold_value, load_task
+from agora.transcript import Transcript
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -281,6 +282,30 @@ def test_self_consistency_is_read_at_the_systems_token_budget(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "## Self-consistency at the same token budget" in summary
     assert "| all | vote · none · trio | 0.0 | 9 | self_consistency · sampled | 100.0 |" in summary
+
+
+def test_mediator_synthesis_runs_on_task_items_and_its_revised_answer_is_scored(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: mediated
+        tasks: [{task: boolq, n: 2}]
+        protocols: [task_deliberation]
+        pools: {trio: [{persona: empirica}, {persona: hygieia}, {persona: aequitas}]}
+        """,
+    )
+    # two members are wrong on their own; the mediator (on the pool's common model) answers right; the agents rank
+    # the drafts by a scripted likelihood (the first draft best)
+    backend = ScriptedBackend(
+        oracle({"hygieia", "aequitas"}), scorer=lambda req: [-float(i) for i in range(len(req.continuations))]
+    )
+    report = run_experiment(spec, tmp_path / "out", backend=backend)
+    assert len(report.rows) == 2
+    for r in report.rows:
+        assert r["status"] == "completed" and r["correct"] and not r["majority_correct"]
+        assert r["members_correct"] == {"empirica": True, "hygieia": False, "aequitas": False}
+        phases = {m.phase for m in Transcript.load(tmp_path / "out" / r["transcript"]).messages}
+        assert {"propose", "draft", "critique_draft", "revise_draft"} <= phases
 
 
 def test_unknown_model_is_refused_before_anything_runs(tmp_path):
