@@ -708,46 +708,80 @@ class Engine:
         greedy: bool = False,
     ) -> list[MessageEvent]:
         """``count`` replies from the mediator to one prompt, each sampled with its own seed (greedy: one reply,
-        decoded greedily); emitted with the phase's closing event."""
+        decoded greedily)."""
         med = self.spec.mediation
         assert med is not None
-        start = time.perf_counter()
-        self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, count))
-        backend = self._judge()
         messages = (
             ChatMessage("system", self.protocol.mediator_template.render(**context)),
             ChatMessage("user", self.protocol.templates[phase.name].render(**context)),
         )
-        names = [f"{med.name}-{k}" for k in range(1, count + 1)] if count > 1 else [med.name]
+        return await self._neutral_phase(
+            phase,
+            r,
+            messages,
+            [f"{med.name}-{k}" for k in range(1, count + 1)] if count > 1 else [med.name],
+            speaker=med.name,
+            kind="draft" if phase.name == "draft" else phase.kind,
+            recipients=list(self.order),
+            seen=seen,
+            max_new_tokens=phase.max_new_tokens or med.max_new_tokens,
+            temperature=0.0 if greedy else med.temperature,
+            top_p=1.0 if greedy else med.top_p,
+            answered=True,
+        )
+
+    async def _neutral_phase(
+        self,
+        phase: PhaseSpec,
+        r: int,
+        messages: tuple[ChatMessage, ...],
+        names: list[str],
+        *,
+        speaker: str,
+        kind: str,
+        recipients: list[str],
+        seen: list[str],
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        answered: bool = False,
+    ) -> list[MessageEvent]:
+        """A phase of the neutral role (mediator or judge), which holds no persona and runs on the model most
+        personas use: one reply to ``messages`` per name, each seeded by its name, emitted with the phase's closing
+        event. ``answered``: a reply's text is also its answer."""
+        start = time.perf_counter()
+        self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, len(names)))
         requests = [
             GenerationRequest(
                 messages=messages,
-                max_new_tokens=phase.max_new_tokens or med.max_new_tokens,
-                temperature=0.0 if greedy else med.temperature,
-                top_p=1.0 if greedy else med.top_p,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
                 seed=derive_seed(self.seed, name, r, phase.name),
                 agent=name,
                 phase=phase.name,
             )
             for name in names
         ]
-        results = await asyncio.gather(*(self._call(med.name, q, backend) for q in requests))
+        backend = self._judge()
+        results = await asyncio.gather(*(self._call(speaker, q, backend) for q in requests))
         model = self.personas[self._judge_name()].model
         events = []
         for name, (gen, error, seconds) in zip(names, results, strict=True):
+            text = gen.text.strip() if gen is not None else ""
             events.append(
                 MessageEvent(
                     id=message_id(r, phase.name, name),
                     round=r,
                     phase=phase.name,
-                    kind="draft" if phase.name == "draft" else phase.kind,
-                    agent=med.name,
+                    kind=kind,
+                    agent=speaker,
                     model=model,
-                    recipients=list(self.order),
+                    recipients=list(recipients),
                     seen=list(seen),
                     prompt_hash=prompt_hash(messages),
-                    text=gen.text.strip() if gen is not None else "",
-                    answer=gen.text.strip() if gen is not None and error is None else "",
+                    text=text,
+                    answer=text if answered and error is None else "",
                     **_reply_fields(gen, error, seconds),
                 )
             )
@@ -821,8 +855,6 @@ class Engine:
         self, question: str, phase: PhaseSpec, r: int, heard: list[MessageEvent], final: bool
     ) -> MessageEvent:
         """One greedy reply from the neutral judge (the model most personas use), recorded as the phase."""
-        start = time.perf_counter()
-        self.progress(Progress("phase", r, self.spec.rounds, phase.name, 0, 1))
         shown = [m for m in heard if m.ok]
         context = {
             "question": question,
@@ -833,29 +865,17 @@ class Engine:
             "final": final,
         }
         messages = (ChatMessage("user", self.protocol.templates[phase.name].render(**context)),)
-        request = GenerationRequest(
-            messages=messages,
-            max_new_tokens=phase.max_new_tokens or DEFAULT_VOTE_TOKENS,
-            temperature=0.0,
-            seed=derive_seed(self.seed, "judge", r, phase.name),
-            agent="judge",
-            phase=phase.name,
-        )
-        gen, error, seconds = await self._call("judge", request, self._judge())
-        message = MessageEvent(
-            id=message_id(r, phase.name, "judge"),
-            round=r,
-            phase=phase.name,
+        (message,) = await self._neutral_phase(
+            phase,
+            r,
+            messages,
+            ["judge"],
+            speaker="judge",
             kind="judge",
-            agent="judge",
-            model=self.personas[self._judge_name()].model,
             recipients=[],
             seen=[m.id for m in shown],
-            prompt_hash=prompt_hash(messages),
-            text=gen.text.strip() if gen is not None else "",
-            **_reply_fields(gen, error, seconds),
+            max_new_tokens=phase.max_new_tokens or DEFAULT_VOTE_TOKENS,
         )
-        self._close_phase(phase, r, start, [message], names=["judge"], check_quorum=False)
         return message
 
     def _judge_name(self) -> str:

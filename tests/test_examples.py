@@ -75,6 +75,11 @@ def test_example_experiment_runs(spec, tmp_path):
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert rows and all(r["status"] == "completed" for r in rows)
     assert all((out / r["transcript"]).is_file() for r in rows)
-    assert (out / "summary.md").read_text().count("\n| ") >= len(rows)
+    summary = (out / "summary.md").read_text()
+    assert summary.count("\n| ") >= len(rows)
+    if "budget_of" in spec.read_text():  # self-consistency read at the other systems' budgets
+        assert "## Self-consistency at the same token budget" in summary and (out / "budget.json").is_file()
+    if len({r["pool"] for r in rows}) > 1:
+        assert "## Diversity" in summary
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and f"0 runs now, {len(rows)} already done" in again.stdout
