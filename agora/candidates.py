@@ -188,8 +188,16 @@ class Candidate:
     members: tuple[str, ...]
 
 
-def merge_answers(answers: Mapping[str, str], threshold: float = DEFAULT_THRESHOLD) -> list[Candidate]:
-    """Group ``agent -> answer`` (in the mapping's order) into candidates."""
+def merge_answers(
+    answers: Mapping[str, str], threshold: float = DEFAULT_THRESHOLD, *, exact: bool = False
+) -> list[Candidate]:
+    """Group ``agent -> answer`` (in the mapping's order) into candidates. ``exact``: only identical answers
+    merge (canonical answers, such as a task's ``A`` or ``-3``, that similarity must not join)."""
+    if exact:
+        same: dict[str, list[str]] = {}
+        for agent, answer in answers.items():
+            same.setdefault(answer.strip(), []).append(agent)
+        return [Candidate(g[0], answers[g[0]], tuple(g)) for g in same.values()]
     groups: list[list[str]] = []
     heads: list[_Features] = []  # the features of each group's first answer
     for agent, answer in answers.items():

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 
 from .backends import Backend, resolve_backend
-from .engine import Engine, ProgressCallback
+from .engine import AnswerReader, Engine, ProgressCallback
 from .errors import ConfigError
 from .graph import build_graph, check_graph
 from .persona import Persona, load_personas
@@ -144,18 +144,28 @@ class Debate:
             self.backends[p.name] = backend if backend is not None else resolve_backend(p, cache)
         self.progress = progress
 
-    async def run(self, question: str, *, out: str | Path | None = None) -> DebateResult:
-        """Run the debate on ``question``; write the transcript to ``out`` as it happens, if given."""
+    async def run(
+        self, question: str, *, out: str | Path | None = None, read_answer: AnswerReader | None = None
+    ) -> DebateResult:
+        """Run the debate on ``question``; write the transcript to ``out`` as it happens, if given.
+
+        ``read_answer(text)`` reads the canonical answer of a reply (for task items: ``agora.tasks.extract``),
+        or returns None; answers it reads merge only when identical. By default an answer is the reply's
+        ``Answer:`` line or first sentence, and answers that say the same merge."""
         question = check_question(question)
-        engine = Engine(self.personas, self.protocol, self.graph, self.backends, self.seed, self.progress)
+        engine = Engine(
+            self.personas, self.protocol, self.graph, self.backends, self.seed, self.progress, read_answer
+        )
         transcript = await engine.run(question, out=out)
         if out is not None:
             transcript.path = Path(out)
         return DebateResult(transcript, Path(out) if out is not None else None)
 
-    def run_sync(self, question: str, *, out: str | Path | None = None) -> DebateResult:
+    def run_sync(
+        self, question: str, *, out: str | Path | None = None, read_answer: AnswerReader | None = None
+    ) -> DebateResult:
         """Blocking version of :meth:`run` (not from inside a running event loop)."""
-        return asyncio.run(self.run(question, out=out))
+        return asyncio.run(self.run(question, out=out, read_answer=read_answer))
 
     def describe(self) -> dict[str, Any]:
         return {

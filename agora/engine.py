@@ -101,6 +101,8 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+#: reads a canonical answer from a reply, or None when it finds none
+AnswerReader = Callable[[str], str | None]
 
 
 def library_versions() -> dict[str, str]:
@@ -162,8 +164,12 @@ class Engine:
         backends: dict[str, Backend],
         seed: int,
         progress: ProgressCallback | None = None,
+        read_answer: AnswerReader | None = None,
     ):
         self.personas = {p.name: p for p in personas}
+        #: reads a canonical answer from a reply (a task's answer extraction); answers it reads merge only when
+        #: identical. None: the short answer of agora.phases.extract_answer, merged by similarity
+        self.read_answer = read_answer
         self.order = [p.name for p in personas]
         self._agents = tuple(self.order)  # one shared copy for every prompt context, not one per agent
         #: agent -> role, for protocols that give roles (in debate order)
@@ -327,7 +333,11 @@ class Engine:
 
     def _consensus(self, answers: list[dict[str, MessageEvent]]) -> str | None:
         return consensus(
-            self.spec.stop.consensus, answers, len(self.order), self.spec.aggregation.merge_threshold
+            self.spec.stop.consensus,
+            answers,
+            len(self.order),
+            self.spec.aggregation.merge_threshold,
+            exact=self.read_answer is not None,
         )
 
     async def _stop_early(
@@ -423,7 +433,7 @@ class Engine:
         request = self._request(persona, phase, r, self._context(question, persona, r, phase, own, inbox))
         gen, error, seconds = await self._call(name, request)
         text = gen.text.strip() if gen is not None else ""
-        answer = extract_answer(text, self.spec.answer_max_chars) if error is None else ""
+        answer = self._answer(text) if error is None else ""
         if error is None and phase.kind in ("propose", "revise") and not _READABLE.search(answer):
             error = "no answer could be read from the reply"
             answer = ""
@@ -561,13 +571,19 @@ class Engine:
         self._close_phase(phase, r, start, messages)
         return messages
 
+    def _answer(self, text: str) -> str:
+        """A reply's answer: what ``read_answer`` reads from it, else (or when it reads nothing) its short answer;
+        an unreadable reply keeps its first sentence, so it can still stand as a candidate."""
+        read = self.read_answer(text) if self.read_answer is not None else None
+        return read or extract_answer(text, self.spec.answer_max_chars)
+
     def _candidates(self, latest: dict[str, MessageEvent]) -> list[Candidate]:
         """Every agent's latest answer, with answers that say the same merged into one candidate."""
         answers = {n: latest[n].answer or latest[n].text[:200] for n in self.order if n in latest}
         agg = self.spec.aggregation
         if not agg.merge:
             return [Candidate(n, a, (n,)) for n, a in answers.items()]
-        return merge_answers(answers, agg.merge_threshold)
+        return merge_answers(answers, agg.merge_threshold, exact=self.read_answer is not None)
 
     async def _vote(self, question: str, phase: PhaseSpec, r: int, latest: dict[str, MessageEvent]) -> None:
         merged = self._candidates(latest)

@@ -15,23 +15,26 @@ from .transcript import MessageEvent
 Answers = Mapping[str, MessageEvent]  # agent -> its latest proposal or revision
 
 
-def _same(a: MessageEvent, b: MessageEvent, threshold: float) -> bool:
-    return a.id == b.id or len(merge_answers({"a": a.answer, "b": b.answer}, threshold)) == 1
+def _same(a: MessageEvent, b: MessageEvent, threshold: float, exact: bool) -> bool:
+    return a.id == b.id or len(merge_answers({"a": a.answer, "b": b.answer}, threshold, exact=exact)) == 1
 
 
-def consensus(mode: str, history: Sequence[Answers], agents: int, threshold: float) -> str | None:
+def consensus(
+    mode: str, history: Sequence[Answers], agents: int, threshold: float, *, exact: bool = False
+) -> str | None:
     """``mode`` ('unanimous' or 'stable') when it holds for the answers after each answer phase so far, else None
-    (also for mode 'none' and while some agent has no answer yet)."""
+    (also for mode 'none' and while some agent has no answer yet). ``exact``: answers are the same only when
+    identical (see :func:`agora.candidates.merge_answers`)."""
     if mode == "none" or not history or len(history[-1]) < agents:
         return None
     now = history[-1]
     if mode == "unanimous":
         together = {n: m.answer or m.text[:200] for n, m in now.items()}
-        return "unanimous" if len(merge_answers(together, threshold)) == 1 else None
+        return "unanimous" if len(merge_answers(together, threshold, exact=exact)) == 1 else None
     if len(history) < 2:
         return None
     before = history[-2]
-    if all(name in before and _same(before[name], m, threshold) for name, m in now.items()):
+    if all(name in before and _same(before[name], m, threshold, exact) for name, m in now.items()):
         return "stable"
     return None
 

@@ -1,12 +1,18 @@
 """How the aggregation rule decides a contested moral question: one real debate, every rule, equal and value weights.
 
-    python examples/values_rules.py [--question "..."] [--rounds N] [--out values.jsonl]
+    python examples/values_rules.py [--question "..."] [--rounds N] [--models A,B,...] [--protocol P]
+                                    [--out values.jsonl]
 
 Five shipped persona cards with different stated values debate on the embedded SmolLM2-135M-Instruct with scored
 ballots (each agent's own model scores every final answer). The same ballots are then counted under every rule in
 `agora rules`, once with equal weights and once value-weighted (each ballot weighs by how much the question puts the
 voter's stated values at stake, see agora/relevance.py). Where the rules disagree, the table shows which values the
 choice of rule favours. About two minutes on a two-core CPU.
+
+With `--models`, the agents run on these catalog models in turn (e.g.
+`--models smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct,gemma3-270m`, see `agora models`): ballots scored by
+different models disagree more than ballots of one model in five personas. With `--protocol debate`, each agent
+writes its ranking instead (generated ballots; no value weights are measured, so both columns count equal weights).
 """
 
 from __future__ import annotations
@@ -38,26 +44,37 @@ def main() -> None:
         "--question", default="Is it acceptable to lie to a friend to protect them from harm?"
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--models", default="", help="comma-separated model references, given to the agents in turn"
+    )
+    parser.add_argument("--protocol", default="debate_values", help="a protocol with a vote phase")
     parser.add_argument("--out", default="values.jsonl")
     args = parser.parse_args()
 
     personas = [p for p in load_personas() if p.name in AGENTS]
-    result = Debate(personas, protocol="debate_values", rounds=args.rounds, seed=0).run_sync(
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if models:
+        personas = [p.model_copy(update={"model": models[i % len(models)]}) for i, p in enumerate(personas)]
+    result = Debate(personas, protocol=args.protocol, rounds=args.rounds, seed=0).run_sync(
         args.question, out=args.out
     )
     outcome = result.outcome
-    print(f"Question: {args.question}\n")
+    print(f"Question: {args.question}")
+    print("Agents: " + ", ".join(f"{p.name} ({p.model})" for p in personas) + "\n")
     print("Final answers (candidates, after merging answers that say the same):")
     for cand, answer in outcome.candidates.items():
         backers = ", ".join(outcome.members.get(cand, [cand]))
         print(f"  {cand:<11} ({backers}): {answer}")
-    print("\nRelevance of each stated value to the question (judge model):")
-    print(
-        "  " + ", ".join(f"{v} {x:.2f}" for v, x in sorted(outcome.relevance.items(), key=lambda kv: -kv[1]))
-    )
-    if outcome.weighting_error:
-        print(f"  value weighting unavailable: {outcome.weighting_error}")
-    print("Voting weights: " + ", ".join(f"{a} {w:.2f}" for a, w in outcome.weights.items()))
+    if outcome.relevance:
+        ranked = sorted(outcome.relevance.items(), key=lambda kv: -kv[1])
+        print("\nRelevance of each stated value to the question (judge model):")
+        print("  " + ", ".join(f"{v} {x:.2f}" for v, x in ranked))
+        print("Voting weights: " + ", ".join(f"{a} {w:.2f}" for a, w in outcome.weights.items()))
+    else:
+        print(f"\nNo value weights: {outcome.weighting_error or 'this protocol does not measure them'}.")
+    print("\nBallots (best first):")
+    for b in result.transcript.ballots:
+        print(f"  {b.agent:<11} " + (" > ".join("=".join(tier) for tier in b.ranking) or f"({b.error})"))
 
     ballots = [
         Ballot.of(b.agent, b.ranking, utilities=b.utilities) for b in result.transcript.ballots if b.ranking

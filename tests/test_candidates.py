@@ -85,3 +85,14 @@ def test_merging_can_be_turned_off(tmp_path):
         "Q?"
     )
     assert set(result.outcome.candidates) == {"a1", "b2", "c3"}
+
+
+def test_exact_merging_joins_only_identical_canonical_answers():
+    # similarity would join "-3" and "3" (the same words once signs are dropped); canonical answers must not
+    assert len(merge_answers({"a": "-3", "b": "3"})) == 1
+    merged = merge_answers({"a": "-3", "b": "3", "c": "-3", "d": "A"}, exact=True)
+    assert [(c.id, c.answer, c.members) for c in merged] == [
+        ("a", "-3", ("a", "c")),
+        ("b", "3", ("b",)),
+        ("d", "A", ("d",)),
+    ]

@@ -308,6 +308,35 @@ def test_mediator_synthesis_runs_on_task_items_and_its_revised_answer_is_scored(
         assert {"propose", "draft", "critique_draft", "revise_draft"} <= phases
 
 
+def test_agents_answers_are_read_as_the_items_canonical_answers(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: canonical
+        tasks: [{task: boolq, n: 1}]
+        protocols: [{protocol: task_debate, rounds: 2}]
+        pools: {trio: [{persona: empirica}, {persona: hygieia}, {persona: aequitas}]}
+        """,
+    )
+    gold = gold_value(load_task("boolq", 1)[0])
+    wrong = {"yes": "no", "no": "yes"}[gold]
+    # three wordings; two of them give the right answer, one the wrong answer: two candidates, not three
+    replies = {
+        "empirica": f"Answer: {gold}. Because the passage says so.",
+        "hygieia": f"{gold.capitalize()}, clearly, from the passage.",
+        "aequitas": f"I would say {wrong}.",
+    }
+    backend = ScriptedBackend(lambda req: "It reads well." if req.phase == "critique" else replies[req.agent])
+    report = run_experiment(spec, tmp_path / "out", backend=backend)
+    (row,) = report.rows
+    t = Transcript.load(tmp_path / "out" / row["transcript"])
+    assert {m.answer for m in t.messages if m.kind in ("propose", "revise")} == {gold, wrong}
+    assert t.outcome.candidates == {"empirica": gold, "aequitas": wrong}
+    assert t.outcome.members["empirica"] == ["empirica", "hygieia"]
+    # the same canonical answers in round 2: the debate stops as stable, and the vote's answer is scored
+    assert row["stopped"] == "stable" and row["answer"] == gold and row["correct"]
+
+
 def test_unknown_model_is_refused_before_anything_runs(tmp_path):
     spec = write_spec(
         tmp_path,

@@ -11,6 +11,10 @@ from ..protocol import Protocol
 from ..transcript import canonical_hash
 from .spec import ExperimentSpec, persona_cards, resolve_pool, resolve_protocol
 
+#: how agents' answers are read in a sweep (part of every configuration id: rows read another way run again).
+#: "task": the item's canonical answer (agora.tasks.extract), merged only when identical
+ANSWERS = "task"
+
 
 @dataclass(frozen=True)
 class Configuration:
@@ -34,6 +38,7 @@ class Configuration:
                 "personas": [p.model_dump(mode="json") for p in self.personas],
                 "seed": self.seed,
                 "names": [self.protocol_name, self.graph, self.pool],
+                "answers": ANSWERS,
             }
         )[:16]
 

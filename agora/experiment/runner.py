@@ -21,7 +21,7 @@ from typing import Any
 from ..backends import Backend, resolve_backend
 from ..debate import Debate
 from ..errors import ConfigError, DebateError
-from ..tasks import TaskItem, gold_value, load_task
+from ..tasks import TaskItem, extract, gold_value, load_task
 from ..transcript import EndEvent, Transcript
 from .budget import budget_records, budget_table, matched
 from .configs import Configuration, configurations
@@ -33,6 +33,12 @@ from .spec import load_spec
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text)[:80]
+
+
+def _reader(item: TaskItem) -> Callable[[str], str | None]:
+    """Agents' answers are the item's canonical answers (a letter, yes/no, a number), so the vote, merging and
+    early stopping compare exactly what is scored."""
+    return lambda text: extract(item, text).value
 
 
 # -- the sweep -------------------------------------------------------------------------------------------------
@@ -161,7 +167,7 @@ class Sweep:
         debate = self._debate(config)
         started = time.perf_counter()
         try:
-            result = debate.run_sync(item.prompt(), out=transcript)
+            result = debate.run_sync(item.prompt(), out=transcript, read_answer=_reader(item))
             t = result.transcript
         except DebateError as exc:  # below quorum, for example: the row says so and the sweep goes on
             t = Transcript.load(transcript) if transcript.is_file() else Transcript()
