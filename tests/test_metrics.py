@@ -77,3 +77,10 @@ def test_summary_table_lines():
         "| t | p | g | x | 1 | 100.0 | 20.7–100.0 | – | 0.0 | a 0.0 | 1 | 1 (100.0%) |"
     )
     assert table[4].startswith("| all | p | g | x | 2 | 50.0 |")
+
+
+def test_a_large_pool_is_summarised_by_its_count_and_mean():
+    many = {f"s-{i}": i < 3 for i in range(10)}  # 3 of 10 samples right
+    table = summary_table([row(True, many, True)])
+    assert "10 members, mean 30.0" in table and "s-1 " not in table
+    assert "a 100.0, b 0.0" in summary_table([row(True, {"a": True, "b": False}, True)])

@@ -128,6 +128,13 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _members(members: Mapping[str, float], listed: int = 6) -> str:
+    """Each member's accuracy; for a larger pool (self-consistency's samples) their count and mean."""
+    if len(members) > listed:
+        return f"{len(members)} members, mean {_pct(sum(members.values()) / len(members))}"
+    return ", ".join(f"{a} {_pct(v)}" for a, v in members.items())
+
+
 def summary_table(rows: Sequence[Row]) -> str:
     """A markdown table: one line per task and configuration (seeds pooled), then per configuration over all
     tasks."""
@@ -140,12 +147,11 @@ def summary_table(rows: Sequence[Row]) -> str:
     lines = [header]
     for key, grouped in _groups(rows):
         s = summarise(grouped)
-        members = ", ".join(f"{a} {_pct(v)}" for a, v in s.members.items())
         emergent = f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"
         lines.append(
             f"| {' | '.join(str(k) for k in key)} | {s.n} | {_pct(s.accuracy)} | "
             f"{_pct(s.ci[0])}–{_pct(s.ci[1])} | {_pct(s.majority_accuracy)} | {_pct(s.best_member)} | "
-            f"{members} | {s.all_members_wrong} | {emergent} | {s.completion_tokens:.0f} | {s.prompt_tokens:.0f} | "
+            f"{_members(s.members)} | {s.all_members_wrong} | {emergent} | {s.completion_tokens:.0f} | {s.prompt_tokens:.0f} | "
             f"{s.wall_s:.1f} | "
             f"{s.failed} |"
         )
