@@ -294,7 +294,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from .experiment.runner import Sweep, print_notice
 
     sweep = Sweep(args.spec, args.out, items=args.items)
-    report = sweep.run(None if args.quiet else print_notice)
+    notify = None if args.quiet else print_notice
+    report = sweep.rescore(notify) if args.rescore else sweep.run(notify)
     print(report.table)
     print(
         f"\n{report.ran} runs now, {report.skipped} already done; results in {report.out}/results.jsonl "
@@ -387,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", "-o", help="output directory (default: experiments/NAME)")
     exp.add_argument("--items", type=int, default=None, help="items per task set, overriding the spec's n")
     exp.add_argument("--quiet", action="store_true", help="no progress output")
+    exp.add_argument(
+        "--rescore",
+        action="store_true",
+        help="run nothing: score the finished rows again from their transcripts and rewrite the summaries",
+    )
     exp.set_defaults(func=cmd_experiment)
 
     sub.add_parser("tasks", help="list the task sets").set_defaults(func=cmd_tasks)

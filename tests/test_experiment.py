@@ -337,6 +337,47 @@ def test_agents_answers_are_read_as_the_items_canonical_answers(tmp_path):
     assert row["stopped"] == "stable" and row["answer"] == gold and row["correct"]
 
 
+def test_an_unreadable_reply_is_not_read_from_its_first_line(tmp_path):
+    spec = write_spec(
+        tmp_path,
+        """
+        name: unreadable
+        tasks: [{task: arc-easy, n: 2}]
+        protocols: [single]
+        pools: {alone: [{persona: empirica}]}
+        """,
+    )
+    golds = {i.prompt(): gold_value(i) for i in load_task("arc-easy", 2)}
+
+    def restate(req):  # the options restated, the right one first: no answer as a whole
+        gold = next(g for p, g in golds.items() if p in req.messages[-1].content)
+        other = "B" if gold == "A" else "A"
+        return f"{gold}. the first option\n{other}. the second option"
+
+    report = run_experiment(spec, tmp_path / "out", backend=ScriptedBackend(restate))
+    assert all(not r["correct"] and r["extracted"] is None for r in report.rows)
+
+
+def test_rescore_reads_the_transcripts_again_and_runs_nothing(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    out = tmp_path / "out"
+    first = run_experiment(spec, out, backend=ScriptedBackend(oracle({"hygieia", "aequitas"})))
+    results = out / "results.jsonl"
+    rows = read_rows(results)
+    stray = {**rows[0], "row_id": "not-this-sweep", "correct": "kept"}
+    for r in rows:  # scores from an older reading: flipped
+        r["correct"] = not r["correct"]
+    results.write_text("".join(json.dumps(r) + "\n" for r in [*rows, stray]))
+    backend = ScriptedBackend(lambda req: pytest.fail("rescoring must not call a model"))
+    again = run_experiment(spec, out, backend=backend, rescore=True)
+    assert again.ran == 0 and [r["correct"] for r in again.rows] == [r["correct"] for r in first.rows]
+    kept = read_rows(results)
+    assert len(kept) == len(rows) + 1 and kept[-1]["correct"] == "kept"
+    assert (out / "summary.md").read_text().count("| all | vote | none | trio | 8 | 0.0 |") == 1
+    assert main(["experiment", str(spec), "--out", str(tmp_path / "none"), "--rescore"]) == 2
+    assert "no results to score again" in capsys.readouterr().err
+
+
 def test_unknown_model_is_refused_before_anything_runs(tmp_path):
     spec = write_spec(
         tmp_path,

@@ -81,12 +81,11 @@ def score_transcript(item: TaskItem, t: Transcript, seed: int) -> dict[str, Any]
     outcome = t.outcome
     text = ""
     if outcome is not None and outcome.winner is not None:
-        # the answer the vote chose (a canonical answer when the agents' answers were read with the task's
-        # reader); the winner's full message only when nothing can be read from it
+        # the winning candidate's full final message, read as the agents' answers were read (an unreadable reply
+        # stands as a candidate by its first sentence, which must not be read on its own); the outcome's answer
+        # where the winner is no agent (the mediator's revised statement)
         winner = final.get(outcome.winner)
-        text = outcome.answer
-        if extract(item, text).value is None and winner is not None:
-            text = winner.text
+        text = winner.text if winner is not None else outcome.answer
     found = extract(item, text) if text else None
     vote = majority(member_answers.values(), seed=derive_seed(seed, "majority", item.key))
     stops = [e for e in t.events if isinstance(e, StopEvent)]

@@ -9,6 +9,7 @@ sweep loses at most the items in progress. Rows are appended to ``results.jsonl`
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -138,6 +139,39 @@ class Sweep:
                 )
         wanted = {row_id(c.id, i) for c, i in jobs}
         mine = [r for r in rows if r["row_id"] in wanted]
+        return SweepReport(self.out, mine, len(todo), skipped, self._write_summaries(mine))
+
+    def rescore(self, notify: Notify | None = None) -> SweepReport:
+        """Score the finished rows of this sweep again from their transcripts (after a change to answer reading
+        or scoring), without running anything; rows of other configurations or items are kept as they are.
+        results.jsonl is replaced in one step."""
+        notify = notify or (lambda line: None)
+        results = self.out / RESULTS
+        if not results.is_file():
+            raise ConfigError("no results to score again: run the sweep first", source=results)
+        rows = read_rows(results)
+        jobs = {row_id(c.id, i): (c, i) for c, i in self.jobs()}
+        mine, changed = [], 0
+        for row in rows:
+            job = jobs.get(row["row_id"])
+            path = self.out / str(row.get("transcript", ""))
+            if job is None or not path.is_file():
+                continue
+            config, item = job
+            fresh = score_transcript(item, Transcript.load(path), config.seed)
+            changed += any(row.get(k) != v for k, v in fresh.items())
+            row.update(fresh)
+            mine.append(row)
+        tmp = results.with_name(f".{results.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                append_row(fh, row)
+        os.replace(tmp, results)
+        notify(f"rescored {len(mine)} rows from their transcripts; {changed} changed")
+        return SweepReport(self.out, mine, 0, len(mine), self._write_summaries(mine))
+
+    def _write_summaries(self, mine: list[dict[str, Any]]) -> str:
+        """results.csv, summary.md, summary.json and budget.json for this sweep's rows; returns the table."""
         write_csv(mine, self.out / "results.csv")
         table = summary_table(mine)
         pools = {c.pool: pool_diversity(c.personas) for c in self.configs}
@@ -159,7 +193,7 @@ class Sweep:
         (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
         records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
         (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
-        return SweepReport(self.out, mine, len(todo), skipped, table)
+        return table
 
     def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
         rid = row_id(config.id, item)
@@ -247,9 +281,11 @@ def run_experiment(
     items: int | None = None,
     backend: Backend | None = None,
     notify: Notify | None = None,
+    rescore: bool = False,
 ) -> SweepReport:
-    """Run (or finish) the sweep a spec describes; see :class:`Sweep`."""
-    return Sweep(spec_path, out, items=items, backend=backend).run(notify)
+    """Run (or finish) the sweep a spec describes, or only score its finished rows again; see :class:`Sweep`."""
+    sweep = Sweep(spec_path, out, items=items, backend=backend)
+    return sweep.rescore(notify) if rescore else sweep.run(notify)
 
 
 def print_notice(line: str) -> None:
