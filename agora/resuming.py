@@ -28,7 +28,7 @@ import networkx as nx
 from .backends import Backend
 from .checkpoint import Checkpoint, find_checkpoint
 from .debate import Debate, DebateResult
-from .engine import Engine, ProgressCallback, library_versions
+from .engine import AnswerReader, Engine, ProgressCallback, library_versions
 from .errors import ConfigError, TranscriptError
 from .persona import Persona, load_persona
 from .protocol import Protocol, ProtocolSpec, load_protocol
@@ -169,11 +169,13 @@ async def resume(
     backends: dict[str, Backend] | None = None,
     backend: Backend | None = None,
     progress: ProgressCallback | None = None,
+    read_answer: AnswerReader | None = None,
 ) -> DebateResult:
     """Continue the debate recorded in ``path`` from its last complete phase.
 
     Writes to ``path`` itself unless ``out`` is given. ``backends``/``backend`` are as for :class:`Debate` (needed
-    for personas whose model is ``scripted``). Everything is checked before anything is written.
+    for personas whose model is ``scripted``); give the same ``read_answer`` as the interrupted run, if it had one.
+    Everything is checked before anything is written.
     """
     transcript, checkpoint = plan_resume(path)
     debate = debate_from_transcript(transcript, backends=backends, backend=backend, progress=progress)
@@ -184,7 +186,13 @@ async def resume(
     checkpoint = dataclasses.replace(checkpoint, events=(header, *checkpoint.events[1:]))
     target = Path(out) if out is not None else Path(path)
     engine = Engine(
-        debate.personas, debate.protocol, debate.graph, debate.backends, debate.seed, debate.progress
+        debate.personas,
+        debate.protocol,
+        debate.graph,
+        debate.backends,
+        debate.seed,
+        debate.progress,
+        read_answer,
     )
     result = await engine.run(header.question, out=target, resume=checkpoint)
     result.path = target

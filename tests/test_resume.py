@@ -426,3 +426,19 @@ def test_shipped_cards_record_their_files(tmp_path):
         assert card.is_absolute() and card.name == f"{persona.name}.yaml"
         assert agora.load_persona(card) == persona
     assert (PERSONAS / "verdant.yaml").exists()
+
+
+async def test_a_run_with_an_answer_reader_resumes_with_the_same_reader(cards, tmp_path):
+    def read(text: str) -> str:  # a canonical answer: some replies share one, and only identical ones merge
+        return "long" if len(text) > 60 else "short"
+
+    out = tmp_path / "read.jsonl"
+    debate = Debate(agora.load_personas(cards), "debate", seed=11, backend=backend())
+    full = await debate.run(QUESTION, out=out, read_answer=read)
+    assert {m.answer for m in full.transcript.messages if m.kind == "propose"} <= {"long", "short"}
+    raw = out.read_bytes()
+    cut = phase_line_ends(raw)[1]  # after the second phase
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(raw[:cut])
+    resumed = await agora.resume(path, backend=backend(), read_answer=read)
+    assert resumed.transcript.content() == full.transcript.content()

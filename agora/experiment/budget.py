@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..phases import derive_seed
-from .metrics import group, majority, wilson
+from .metrics import _pct, group, majority, wilson
 
 Row = Mapping[str, Any]
 
@@ -70,10 +70,6 @@ def matched(system: Sequence[Row], sampled: Sequence[Row]) -> list[tuple[Row, At
         if s is not None:
             pairs.append((r, at_budget(s, int(r.get("completion_tokens", 0)))))
     return pairs
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
 
 
 def budget_records(pairs: Sequence[tuple[Row, AtBudget]], system: str, baseline: str) -> list[dict[str, Any]]:
