@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..phases import derive_seed
-from .metrics import _pct, group, majority, wilson
+from .metrics import _interval, _pct, group, majority, wilson
 
 Row = Mapping[str, Any]
 
@@ -113,7 +113,7 @@ def budget_table(records: Sequence[Mapping[str, Any]]) -> str:
     for r in records:
         lines.append(
             f"| {r['task']} | {r['system']} | {_pct(r['system_accuracy'])} | {r['budget']:.0f} | "
-            f"{r['self_consistency']} | {_pct(r['accuracy'])} | {_pct(r['ci'][0])}–{_pct(r['ci'][1])} | "
+            f"{r['self_consistency']} | {_pct(r['accuracy'])} | {_interval(r['ci'])} | "
             f"{r['samples']:.1f} | {r['tokens']:.0f} | {r['short']} |"
         )
     return "\n".join(lines)

@@ -128,6 +128,16 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _interval(ci: Sequence[float]) -> str:
+    """A confidence interval as ``low–high`` percent."""
+    return f"{_pct(ci[0])}–{_pct(ci[1])}"
+
+
+def _emergent(s: Summary) -> str:
+    """The emergent count and rate, or a dash where no item had every member wrong."""
+    return f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"
+
+
 def _members(members: Mapping[str, float], listed: int = 6) -> str:
     """Each member's accuracy; for a larger pool (self-consistency's samples) their count and mean."""
     if len(members) > listed:
@@ -147,11 +157,10 @@ def summary_table(rows: Sequence[Row]) -> str:
     lines = [header]
     for key, grouped in _groups(rows):
         s = summarise(grouped)
-        emergent = f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"
         lines.append(
             f"| {' | '.join(str(k) for k in key)} | {s.n} | {_pct(s.accuracy)} | "
-            f"{_pct(s.ci[0])}–{_pct(s.ci[1])} | {_pct(s.majority_accuracy)} | {_pct(s.best_member)} | "
-            f"{_members(s.members)} | {s.all_members_wrong} | {emergent} | {s.completion_tokens:.0f} | {s.prompt_tokens:.0f} | "
+            f"{_interval(s.ci)} | {_pct(s.majority_accuracy)} | {_pct(s.best_member)} | "
+            f"{_members(s.members)} | {s.all_members_wrong} | {_emergent(s)} | {s.completion_tokens:.0f} | {s.prompt_tokens:.0f} | "
             f"{s.wall_s:.1f} | "
             f"{s.failed} |"
         )
@@ -168,10 +177,9 @@ def diversity_table(rows: Sequence[Row], diversity: Mapping[str, Mapping[str, An
     for (protocol, pool), grouped in group(rows, lambda r: (r["protocol"], r["pool"])).items():
         d = diversity.get(pool, {})
         s = summarise(grouped)
-        emergent = f"{s.emergent} ({_pct(s.emergent_rate)}%)" if s.all_members_wrong else "–"
         lines.append(
             f"| {protocol} | {pool} | {d.get('size', '–')} | {d.get('families', '–')} | "
-            f"{d.get('value_diversity', 0.0):.2f} | {s.n} | {_pct(s.accuracy)} | {_pct(s.ci[0])}–{_pct(s.ci[1])} | "
-            f"{emergent} |"
+            f"{d.get('value_diversity', 0.0):.2f} | {s.n} | {_pct(s.accuracy)} | {_interval(s.ci)} | "
+            f"{_emergent(s)} |"
         )
     return "\n".join(lines)
