@@ -8,13 +8,7 @@ Marked slow; CI installs llama-cpp-python (the `server` extra) so these run ther
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from agora import Debate, Persona, load_personas
@@ -22,6 +16,8 @@ from agora.backends import ChatMessage, ScoreRequest
 from agora.backends.catalog import locate
 from agora.backends.openai_backend import OpenAIBackend
 from agora.protocol import load_protocol
+
+from llama_server import LlamaServer, ServerFailed, llama_cpp_command
 
 pytestmark = pytest.mark.slow
 pytest.importorskip(
@@ -33,53 +29,19 @@ LOCAL = ["verdant", "hygieia"]
 REMOTE = ["enterprise", "libertas"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LlamaServer:
-    """``python -m llama_cpp.server`` serving the SmolLM2 GGUF as 'smollm2' on a free loopback port."""
-
-    def __init__(self, log: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        gguf = locate("smollm2-135m-instruct").file
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "1", "--n_ctx", "2048"]
-        self.log = log
-        self._log_file = log.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._log_file.close()
-                pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            self.stop()
-            pytest.fail("llama.cpp server did not start within 120 s")
-        # the first request warms the server up (about 10 s); do it here, not inside a debate's timeout
-        warm = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
-        httpx.post(f"{self.url}/chat/completions", json=warm, timeout=120).raise_for_status()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=30)
-        self._log_file.close()
-
-
 @pytest.fixture
 def server(tmp_path):
-    s = LlamaServer(tmp_path / "llama-server.log")
-    yield s
-    s.stop()
+    """The SmolLM2 GGUF served as 'smollm2'; a server that cannot start or answer fails the test in one line."""
+    gguf = locate("smollm2-135m-instruct").file
+    s = LlamaServer(tmp_path / "llama-server.log", llama_cpp_command(gguf, "smollm2"))
+    try:
+        s.start()
+    except ServerFailed as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 def short_protocol():
