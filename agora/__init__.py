@@ -7,15 +7,16 @@ and reports who dissented. ``import agora`` does not import torch.
 
 from __future__ import annotations
 
-from .backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
-from .debate import Debate, DebateResult
-from .errors import AgoraError, ConfigError, DebateError, ModelNotFoundError, TranscriptError
-from .graph import GraphSpec, build_graph
-from .persona import Persona, load_persona, load_personas
-from .protocol import Protocol, ProtocolSpec, load_protocol
-from .resuming import debate_from_transcript, resume, resume_sync
-from .transcript import Transcript
-from .voting import RULES, Ballot, aggregate, register_rule
+from agora.aggregation import RULES, Ballot, aggregate, register_rule
+from agora.backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
+from agora.errors import AgoraError, ConfigError, DebateError, ModelNotFoundError, TranscriptError
+from agora.graph import GraphSpec, build_graph
+from agora.persona import Persona, load_persona, load_personas
+from agora.protocol import Protocol, ProtocolSpec, load_protocol
+from agora.run.debate import Debate, DebateResult
+from agora.run.resume import debate_from_transcript, resume, resume_sync
+from agora.transcript import Transcript
+from agora.views import html as _html  # noqa: F401  (shows transcripts and outcomes in notebooks)
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, pydantic_error_line
+from agora.errors import ConfigError, pydantic_error_line
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__
-from .errors import AgoraError, DebateError, one_line
+from agora import __version__
+from agora.errors import AgoraError, DebateError, one_line
 
 if TYPE_CHECKING:
-    from .debate import DebateResult
+    from agora.run.debate import DebateResult
 
 EXIT_USAGE = 2
 
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _progress_printer():
     """Progress on stderr: a live counter on a terminal, one line per phase otherwise."""
-    from .engine import Progress
+    from agora.run.engine import Progress
 
     def show(p: Progress) -> None:
         stream = sys.stderr
@@ -93,7 +93,7 @@ def check_out_path(out: Path) -> None:
 
 def _finish(run: Callable[[], DebateResult], out: Path) -> int:
     """Run a debate (new or resumed) and print its outcome; a debate that fails is exit status 1."""
-    from .show import render_outcome
+    from agora.views.terminal import render_outcome
 
     try:
         result = run()
@@ -109,8 +109,8 @@ def _finish(run: Callable[[], DebateResult], out: Path) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .debate import Debate, check_question
-    from .persona import load_personas
+    from agora.persona import load_personas
+    from agora.run.debate import Debate, check_question
 
     question = check_question(args.question)
     if args.out:
@@ -145,9 +145,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .checkpoint import schedule
-    from .protocol import ProtocolSpec
-    from .resuming import plan_resume, resume_sync
+    from agora.protocol.spec import ProtocolSpec
+    from agora.run.checkpoint import schedule
+    from agora.run.resume import plan_resume, resume_sync
 
     transcript, checkpoint = plan_resume(args.file)
     out = Path(args.out) if args.out else Path(args.file)
@@ -168,8 +168,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_personas(args: argparse.Namespace) -> int:
-    from .persona import load_personas
-    from .show import format_values
+    from agora.persona import load_personas
+    from agora.views.terminal import format_values
 
     for p in load_personas(args.personas):
         c = p.contributor
@@ -183,7 +183,7 @@ def cmd_personas(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .backends.catalog import CATALOG, status
+    from agora.backends.catalog import CATALOG, status
 
     width = max(len(name) for name in CATALOG)
     for entry in CATALOG.values():
@@ -198,15 +198,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .show import render
-    from .transcript import Transcript
+    from agora.transcript import Transcript
+    from agora.views.terminal import render
 
     print(render(Transcript.load(args.file, strict=False)))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from agora.views.html import write_report
 
     out = write_report(args.source, args.out)
     print(f"report: {out}")
@@ -214,7 +214,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_protocols(args: argparse.Namespace) -> int:
-    from .protocol import list_protocols, load_protocol
+    from agora.protocol.loader import list_protocols, load_protocol
 
     protocols = [load_protocol(path) for path in list_protocols()]
     protocols.sort(key=lambda p: (p.name != "debate", p.name))  # the default first
@@ -231,14 +231,14 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from .voting import RULES
+    from agora.aggregation.registry import RULES
 
     width = max(len(name) for name in RULES)
     for info in RULES.values():
         print(f"{info.name:<{width}}  {info.summary}")
     print(
         "\nEvery rule also runs value-weighted (aggregation.by_values: true): each ballot weighs by the question's "
-        "relevance to the voter's stated values, measured by a judge model (agora.relevance)."
+        "relevance to the voter's stated values, measured by a judge model (agora.aggregation.relevance)."
     )
     return 0
 
@@ -246,8 +246,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_aggregate(args: argparse.Namespace) -> int:
     import json
 
-    from .ballot_file import load_ballots
-    from .voting import RULES, aggregate, get_rule
+    from agora.aggregation.ballot_file import load_ballots
+    from agora.aggregation.outcome import aggregate
+    from agora.aggregation.registry import RULES, get_rule
 
     candidates, ballots = load_ballots(args.file)
     names = list(RULES) if args.rule == "all" else [get_rule(args.rule, field="--rule").name]
@@ -291,7 +292,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from .experiment.runner import Sweep, print_notice
+    from agora.experiment.runner import Sweep, print_notice
 
     sweep = Sweep(args.spec, args.out, items=args.items)
     notify = None if args.quiet else print_notice
@@ -305,7 +306,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from .tasks import TASKS
+    from agora.tasks import TASKS
 
     for info in TASKS.values():
         print(f"{info.name:<22} {info.summary}  [{info.package}]")
@@ -374,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rules", help="list the aggregation rules").set_defaults(func=cmd_rules)
 
     agg = sub.add_parser("aggregate", help="run an aggregation rule on a ballot file (JSON or YAML)")
-    agg.add_argument("file", help="ballot file; see `agora.ballot_file` for the format")
+    agg.add_argument("file", help="ballot file; see `agora.aggregation.ballot_file` for the format")
     agg.add_argument(
         "--rule", "-r", default="borda", help="rule name from `agora rules`, or 'all' (default: borda)"
     )

@@ -12,7 +12,7 @@ from typing import Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import ConfigError
+from agora.errors import ConfigError
 
 GraphKind = Literal["complete", "ring", "star", "small_world", "random", "edges"]
 

@@ -24,9 +24,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from ._yaml import read_model
-from .errors import ConfigError
-from .resources import builtin_dir
+from agora._yaml import read_model
+from agora.errors import ConfigError
+from agora.resources import builtin_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"

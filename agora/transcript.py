@@ -15,15 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
-from .errors import TranscriptError
+from agora.errors import TranscriptError
 
 FORMAT_VERSION = 1
+
+
+#: How notebooks show a transcript or an outcome as HTML: type -> renderer. :mod:`agora.views.html` fills it in
+#: when it is imported (``import agora`` does), so that the views depend on the transcript, never the reverse.
+HTML_VIEWS: dict[type, Callable[[Any], str]] = {}
+
+
+def html_view(obj: Any) -> str | None:
+    """``obj`` as HTML by its registered view; None (the notebook shows its text) when no view is registered."""
+    view = HTML_VIEWS.get(type(obj))
+    return view(obj) if view is not None else None
 
 
 class _Event(BaseModel):
@@ -129,10 +140,12 @@ class OutcomeEvent(_Event):
     )
     dissenters: list[str] = Field(default_factory=list)
     dissent: list[dict[str, Any]] = Field(
-        default_factory=list, description="per dissenter: first choice and its shortfall (agora.dissent)"
+        default_factory=list,
+        description="per dissenter: first choice and its shortfall (agora.aggregation.dissent)",
     )
     value_conflict: dict[str, Any] = Field(
-        default_factory=dict, description="values of the winners' side and the opposition (agora.dissent)"
+        default_factory=dict,
+        description="values of the winners' side and the opposition (agora.aggregation.dissent)",
     )
     voters: int = 0
     weights: dict[str, float] = Field(
@@ -155,11 +168,9 @@ class OutcomeEvent(_Event):
         "and why not ('revision_error'); the candidates are then the drafts",
     )
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         """Notebook display: winner, answer, tallies under each rule, dissent, value conflict."""
-        from .report import outcome_html
-
-        return outcome_html(self)
+        return html_view(self)
 
 
 class StopEvent(_Event):
@@ -323,11 +334,9 @@ class Transcript:
     def __len__(self) -> int:
         return len(self.events)
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         """Notebook display: the question, who held which position at each stage, and the outcome."""
-        from .report import transcript_html
-
-        return transcript_html(self)
+        return html_view(self)
 
     def content(self) -> list[dict[str, Any]]:
         """Every event without its ``timing`` field: equal for two runs with the same seed and inputs."""

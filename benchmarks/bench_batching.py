@@ -85,7 +85,8 @@ def personas(n: int):
 
 def protocol(new_tokens: int, answers: str):
     """The shipped debate's system prompt and one proposal phase (templates read from this checkout)."""
-    from agora.protocol import PhaseSpec, Protocol, ProtocolSpec
+    from agora.protocol.loader import Protocol
+    from agora.protocol.spec import PhaseSpec, ProtocolSpec
 
     phase = PhaseSpec(name="propose", kind="propose", template=TEMPLATES[answers], max_new_tokens=new_tokens)
     spec = ProtocolSpec(
@@ -148,7 +149,7 @@ def run_engine(
 
 
 def side_by_side(sizes: list[int], repeats: int, new_tokens: int, answers: str) -> dict[int, float]:
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     backend = TransformersBackend(MODEL)
     loaded = backend.load()
@@ -241,7 +242,7 @@ def probe_memory(n: int, new_tokens: int, answers: str) -> None:
     The peak is reset after loading (loading briefly maps the weight file as well as the weights), so
     ``phase_peak_mb`` is the most the process held while the agents answered.
     """
-    from agora.backends.transformers_backend import DEFAULT_POOL, TransformersBackend
+    from agora.backends.transformers.backend import DEFAULT_POOL, TransformersBackend
 
     backend = TransformersBackend(MODEL)
     backend.load()
@@ -263,7 +264,7 @@ def probe_memory(n: int, new_tokens: int, answers: str) -> None:
 def probe_load() -> None:
     """Child process: time the imports and the model load, print JSON."""
     start = time.perf_counter()
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     imported = time.perf_counter()
     lm = TransformersBackend(MODEL).load()

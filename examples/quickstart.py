@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from agora import Debate, Transcript, load_personas
-from agora.show import render_outcome
+from agora.views.terminal import render_outcome
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 
 from agora import Debate, Transcript, load_personas
-from agora.protocol import load_protocol
-from agora.show import render_outcome
+from agora.protocol.loader import load_protocol
+from agora.views.terminal import render_outcome
 
 CARDS = Path(__file__).resolve().parent / "cards"
 

@@ -6,7 +6,7 @@
 Five shipped persona cards with different stated values debate on the embedded SmolLM2-135M-Instruct with scored
 ballots (each agent's own model scores every final answer). The same ballots are then counted under every rule in
 `agora rules`, once with equal weights and once value-weighted (each ballot weighs by how much the question puts the
-voter's stated values at stake, see agora/relevance.py). Where the rules disagree, the table shows which values the
+voter's stated values at stake, see agora/aggregation/relevance.py). Where the rules disagree, the table shows which values the
 choice of rule favours. About two minutes on a two-core CPU.
 
 With `--models`, the agents run on these catalog models in turn (e.g.
@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 
 from agora import RULES, Ballot, Debate, load_personas
+from agora.aggregation.outcome import aggregate
 from agora.errors import AgoraError
-from agora.voting import aggregate
 
 AGENTS = ["verdant", "enterprise", "libertas", "hygieia", "custos"]
 

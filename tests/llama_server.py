@@ -101,7 +101,9 @@ class LlamaServer:
         """The first request warms the server up (about 10 s): here, not inside a debate's timeout."""
         warm = {"model": self.model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
         try:
-            httpx.post(f"{self.url}/chat/completions", json=warm, timeout=self._warm_timeout_s).raise_for_status()
+            httpx.post(
+                f"{self.url}/chat/completions", json=warm, timeout=self._warm_timeout_s
+            ).raise_for_status()
         except httpx.HTTPError as e:
             try:
                 code = self.proc.wait(timeout=2)

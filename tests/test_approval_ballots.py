@@ -6,7 +6,7 @@ import pytest
 from conftest import make_persona
 
 import agora
-from agora.ballots import parse_approval
+from agora.aggregation.parse import parse_approval
 
 ABC = ["A", "B", "C"]
 

@@ -24,7 +24,7 @@ from conftest import PROTOCOLS
 
 from agora import Debate, ScriptedBackend, load_personas, load_protocol
 from agora.cli import main
-from agora.engine import Engine
+from agora.run.engine import Engine
 
 QUESTION = "Should the town square be closed to cars?"
 NAMES = ("alpha", "bravo", "charlie")
@@ -639,7 +639,7 @@ def test_the_valid_setup_is_valid(tmp_path):
     personas = load_personas(tmp_path / "cards")
     debate = Debate(personas, tmp_path / "proto" / "spec.yaml", backend=ScriptedBackend(["x"]))
     assert [p.name for p in debate.personas] == list(NAMES)
-    from agora.ballot_file import load_ballots
+    from agora.aggregation.ballot_file import load_ballots
 
     candidates, ballots = load_ballots(tmp_path / "ballots.json")
     assert candidates == ["A", "B", "C"] and len(ballots) == 3
@@ -708,5 +708,5 @@ def test_an_unknown_model_after_valid_ones_is_refused_before_any_model_loads(tmp
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and str(path) in line and "field 'model'" in line and "gpt-17-ultra" in line
     assert tree(root) == before
-    pool = sys.modules.get("agora.backends.transformers_backend")
+    pool = sys.modules.get("agora.backends.transformers.backend")
     assert pool is None or pool.DEFAULT_POOL.report() == []

@@ -6,9 +6,9 @@ from conftest import make_persona
 
 import agora
 from agora import Debate, ScriptedBackend, Transcript
-from agora.show import render
-from agora.stopping import budget_spent, consensus
+from agora.run.stopping import budget_spent, consensus
 from agora.transcript import MessageEvent, StopEvent
+from agora.views.terminal import render
 
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
 QUESTION = "Is the sky blue?\nReply yes or no."

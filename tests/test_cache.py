@@ -88,7 +88,7 @@ def test_two_processes_converting_the_real_model_at_once_share_one_good_entry(tm
     import sys
 
     script = (
-        "from agora.backends.transformers_backend import TransformersBackend\n"
+        "from agora.backends.transformers.backend import TransformersBackend\n"
         "from agora.backends.base import ChatMessage, GenerationRequest\n"
         "b = TransformersBackend('smollm2-135m-instruct')\n"
         "r = GenerationRequest(messages=(ChatMessage('user', 'Name a colour.'),), max_new_tokens=8)\n"

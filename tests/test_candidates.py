@@ -6,7 +6,14 @@ import pytest
 from conftest import make_persona
 
 import agora
-from agora.candidates import content_words, merge_answers, normalise, same_answer, similarity, stance
+from agora.aggregation.candidates import (
+    content_words,
+    merge_answers,
+    normalise,
+    same_answer,
+    similarity,
+    stance,
+)
 
 
 @pytest.mark.parametrize(

@@ -240,7 +240,7 @@ def test_unknown_model_does_not_import_torch(tmp_path):
         from agora.cli import main
         assert main(["run", "--question", "q", "--personas", {str(card)!r}]) == 2
         assert "torch" not in sys.modules, "torch was imported"
-        assert "agora.backends.transformers_backend" not in sys.modules
+        assert "agora.backends.transformers.backend" not in sys.modules
     """)
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60

@@ -468,7 +468,7 @@ async def test_jinja_in_question_and_replies_is_inert():
 
 
 async def test_progress_notices():
-    seen: list[agora.engine.Progress] = []
+    seen: list[agora.run.engine.Progress] = []
     backend = ScriptedBackend(make_reply())
     await Debate(personas(), one_round(), backend=backend, progress=seen.append).run(QUESTION)
     stages = [p.stage for p in seen]

@@ -22,7 +22,7 @@ TOKENS = {"propose": 24, "critique": 16, "revise": 24, "vote": 8}
 
 @pytest.fixture(scope="module")
 def model():
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     backend = TransformersBackend("smollm2-135m-instruct")
     backend.load()

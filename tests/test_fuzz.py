@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agora import Transcript, load_persona, load_protocol
-from agora.ballot_file import load_ballots
-from agora.ballots import LABELS, parse_approval, parse_ranking
+from agora.aggregation.ballot_file import load_ballots
+from agora.aggregation.parse import LABELS, parse_approval, parse_ranking
 from agora.errors import AgoraError
 
 FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

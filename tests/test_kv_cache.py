@@ -50,7 +50,7 @@ def left_padded(torch, rows):
 def run_steps(tiny, cache, prefill_step: int):
     """Prompts of three rows, prefilled in slices of ``prefill_step`` columns, then four greedy steps; row 1
     leaves after the second step. Returns every step's last-position logits."""
-    from agora.backends.transformers_backend import _cache_argument, _cache_of
+    from agora.backends.transformers.backend import _cache_argument, _cache_of
 
     torch, model = tiny.torch, tiny.model
     ids, mask = left_padded(torch, [[5, 9, 14, 3, 22, 7], [8, 1], [30, 31, 32, 33]])
@@ -90,7 +90,7 @@ def run_steps(tiny, cache, prefill_step: int):
 
 
 def test_one_block_cache_gives_the_logits_of_the_growing_cache(tiny):
-    from agora.backends.kv_cache import slab_cache
+    from agora.backends.transformers.kv_cache import slab_cache
 
     torch = tiny.torch
     expected = run_steps(tiny, None, prefill_step=100)  # transformers' own cache, prompt in one pass
@@ -105,8 +105,8 @@ def test_one_block_cache_gives_the_logits_of_the_growing_cache(tiny):
 
 
 def test_one_block_cache_repeats_a_shared_prefix_and_refuses_overflow(tiny):
-    from agora.backends.kv_cache import slab_cache
-    from agora.backends.transformers_backend import _cache_argument
+    from agora.backends.transformers.backend import _cache_argument
+    from agora.backends.transformers.kv_cache import slab_cache
 
     torch, model = tiny.torch, tiny.model
     cache = slab_cache(model, 3, 5)
@@ -126,7 +126,7 @@ def test_one_block_cache_repeats_a_shared_prefix_and_refuses_overflow(tiny):
 
 
 def test_models_with_sliding_window_layers_or_split_over_devices_keep_their_own_cache(tiny):
-    from agora.backends.kv_cache import slab_cache
+    from agora.backends.transformers.kv_cache import slab_cache
 
     config = tiny.model.config.__class__(**tiny.model.config.to_dict())
     config.layer_types = ["full_attention", "sliding_attention"]
@@ -141,7 +141,7 @@ def test_models_with_sliding_window_layers_or_split_over_devices_keep_their_own_
 
 def decode(tiny, requests, monkeypatch, tokens_per_pass):
     """The backend's decoding loop on the tiny model; returns each request's greedy tokens."""
-    from agora.backends import transformers_backend as tb
+    from agora.backends.transformers import backend as tb
 
     monkeypatch.setattr(tb, "PREFILL_TOKENS_PER_PASS", tokens_per_pass)
     prompts = [r[0] for r in requests]
@@ -175,7 +175,7 @@ def test_release_freed_memory_reports_whether_it_could():
     pytest.importorskip("torch")
     import sys
 
-    from agora.backends.kv_cache import release_freed_memory
+    from agora.backends.transformers.kv_cache import release_freed_memory
 
     result = release_freed_memory()
     assert isinstance(result, bool)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from llama_server import LlamaServer, ServerFailed
 
-STAND_IN = r'''
+STAND_IN = r"""
 import json, os, signal, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -50,7 +50,7 @@ if mode == "silent":
     import time
     time.sleep(600)
 HTTPServer(("127.0.0.1", port), Handler).serve_forever()
-'''
+"""
 
 
 def stand_in(tmp_path: Path, mode: str):

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from llama_server import LlamaServer, ServerFailed, llama_cpp_command
 
 from agora import Debate, Persona, load_personas
 from agora.backends import ChatMessage, ScoreRequest
 from agora.backends.catalog import locate
 from agora.backends.openai_backend import OpenAIBackend
-from agora.protocol import load_protocol
-
-from llama_server import LlamaServer, ServerFailed, llama_cpp_command
+from agora.protocol.loader import load_protocol
 
 pytestmark = pytest.mark.slow
 pytest.importorskip(

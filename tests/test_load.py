@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agora import Debate, Persona, ScriptedBackend, Transcript, load_protocol
-from agora.candidates import merge_answers, same_answer
+from agora.aggregation.candidates import merge_answers, same_answer
 from agora.graph import in_neighbours
 
 

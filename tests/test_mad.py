@@ -7,8 +7,8 @@ from conftest import make_persona
 
 import agora
 from agora.errors import ConfigError
-from agora.show import render
-from agora.verdict import parse_verdict
+from agora.run.verdict import parse_verdict
+from agora.views.terminal import render
 
 ROLES = {"alpha": "affirmative", "bravo": "negative"}
 

@@ -9,7 +9,7 @@ from conftest import make_persona
 
 import agora
 from agora.errors import ConfigError, DebateError
-from agora.show import render
+from agora.views.terminal import render
 
 NAMES = ["alpha", "bravo", "charlie"]
 # alpha and bravo like draft 2 best, charlie likes draft 3

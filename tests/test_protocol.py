@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from agora import ConfigError, Protocol, load_protocol
-from agora.protocol import MAX_ROUNDS, list_protocols, resolve_protocol_path
+from agora.protocol.loader import list_protocols, resolve_protocol_path
+from agora.protocol.spec import MAX_ROUNDS
 
 
 def edit_spec(spec_path: Path, **changes: object) -> Path:

@@ -44,7 +44,7 @@ def personas():
 @pytest.fixture(scope="module")
 def ring_run(personas, tmp_path_factory):
     """One real debate on a directed ring: verdant -> enterprise -> hygieia -> libertas -> verdant."""
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     backend = Recording(TransformersBackend("smollm2-135m-instruct"))
     order = ["verdant", "enterprise", "hygieia", "libertas"]

@@ -17,7 +17,7 @@ from agora import Debate, DebateError, ScriptedBackend, Transcript, TranscriptEr
 from agora.analysis import accuracy_table, load, rows, summarise, to_dataframe
 from agora.analysis.load import Results
 from agora.cli import main
-from agora.report import outcome_html, render_report, transcript_html, write_report
+from agora.views.html import outcome_html, render_report, transcript_html, write_report
 
 pytest.importorskip("matplotlib", reason="the report extra")
 

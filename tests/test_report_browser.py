@@ -12,7 +12,7 @@ from analysis_helpers import debate_transcript
 from browser import find_chromium, load_page
 
 from agora.analysis import load
-from agora.report import render_report
+from agora.views.html import render_report
 
 np = pytest.importorskip("numpy")
 mpimg = pytest.importorskip("matplotlib.image", reason="the report extra")

@@ -13,8 +13,8 @@ from conftest import PERSONAS, make_reply
 
 import agora
 from agora import ConfigError, Debate, DebateError, ScriptedBackend, Transcript, TranscriptError
-from agora.checkpoint import find_checkpoint, quorum_needed, schedule
 from agora.cli import main
+from agora.run.checkpoint import find_checkpoint, quorum_needed, schedule
 from agora.transcript import EndEvent, PhaseEvent
 
 NAMES = ["alpha", "bravo", "charlie", "delta"]

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from agora import Ballot, ConfigError, aggregate
-from agora.ballot_file import load_ballots
+from agora.aggregation.ballot import approvals, utilities
+from agora.aggregation.ballot_file import load_ballots
+from agora.aggregation.rules import KEMENY_MAX_CANDIDATES
 from agora.cli import main
-from agora.rules import KEMENY_MAX_CANDIDATES, approvals, utilities
 
 ABC = ["A", "B", "C"]
 # A Condorcet cycle: A beats B, B beats C, C beats A, by different margins.

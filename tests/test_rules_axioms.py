@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agora import RULES, Ballot, aggregate
-from agora.rules import margins
+from agora.aggregation.ballot import margins
 
 ALL_RULES = sorted(RULES)
 PARETO_RULES = sorted(set(ALL_RULES) - {"minimax"})

@@ -8,8 +8,8 @@ import pytest
 from conftest import make_persona
 
 import agora
-from agora.dissent import dissent, value_conflict, value_profile
-from agora.show import render
+from agora.aggregation.dissent import dissent, value_conflict, value_profile
+from agora.views.terminal import render
 
 NAMES = ["alpha", "bravo", "charlie"]
 VALUES = {

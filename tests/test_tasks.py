@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agora.ballots import LABELS
+from agora.aggregation.parse import LABELS
 from agora.errors import ConfigError
 from agora.tasks import TASKS, TaskItem, all_items, extract, gold_value, is_correct, load_task
 from agora.tasks.items import MAX_CONTEXT_CHARS

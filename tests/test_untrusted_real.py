@@ -16,7 +16,7 @@ TOKENS = {"propose": 32, "critique": 24, "revise": 32, "vote": 8}
 
 
 def test_real_model_text_and_card_text_stay_data(tmp_path):
-    from agora.backends.transformers_backend import TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
 
     cards = {p.name: p for p in load_personas()}
     verdant = cards["verdant"].model_copy(

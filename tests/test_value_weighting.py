@@ -8,8 +8,13 @@ import pytest
 from conftest import make_persona
 
 import agora
-from agora.relevance import REFERENCE_QUESTIONS, agent_weights, relevance_from_logprobs, relevance_requests
-from agora.show import render
+from agora.aggregation.relevance import (
+    REFERENCE_QUESTIONS,
+    agent_weights,
+    relevance_from_logprobs,
+    relevance_requests,
+)
+from agora.views.terminal import render
 
 VALUES = {
     "alpha": {"tradition": 1.0},

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agora import RULES, Ballot, ConfigError, aggregate, register_rule
-from agora.ballots import parse_ranking
-from agora.voting import borda, plurality, rank_scores
+from agora.aggregation.outcome import rank_scores
+from agora.aggregation.parse import parse_ranking
+from agora.aggregation.rules import borda, plurality
 
 ABC = ["A", "B", "C"]
 

@@ -14,11 +14,11 @@ here needs more than agora itself.
 
 from __future__ import annotations
 
-from . import metrics
-from .frame import rows, to_dataframe
-from .load import Collection, Results, load, load_transcript
-from .positions import Positions, positions
-from .summary import DebateSummary, ExperimentSummary, accuracy_table, aggregate, summarise
+from agora.analysis import metrics
+from agora.analysis.frame import rows, to_dataframe
+from agora.analysis.load import Collection, Results, load, load_transcript
+from agora.analysis.positions import Positions, positions
+from agora.analysis.summary import DebateSummary, ExperimentSummary, accuracy_table, aggregate, summarise
 
 __all__ = [
     "Collection",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import AgoraError
-from ..transcript import Transcript
-from .positions import positions
+from agora.analysis.positions import positions
+from agora.errors import AgoraError
+from agora.transcript import Transcript
 
 COLUMNS = [
     "debate",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import TranscriptError
-from ..transcript import Transcript
+from agora.errors import TranscriptError
+from agora.transcript import Transcript
 
 
 @dataclass

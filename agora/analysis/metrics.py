@@ -14,9 +14,9 @@ from typing import Any
 
 import networkx as nx
 
-from ..candidates import content_words
-from ..transcript import MessageEvent
-from .positions import Positions
+from agora.aggregation.candidates import content_words
+from agora.analysis.positions import Positions
+from agora.transcript import MessageEvent
 
 
 # -- distribution of answers ------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> Counter[str]:
-    """The stems of a text's content words (see :func:`agora.candidates.content_words`), with their counts."""
+    """The stems of a text's content words (see :func:`agora.aggregation.candidates.content_words`), with their counts."""
     counts: Counter[str] = Counter()
     for word in _WORD.findall(text.lower()):
         if content_words(word):

@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import AgoraError
+from agora.errors import AgoraError
 
 #: one colour per position P1, P2, ... (cycled), shared by every figure and table of a report
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f")

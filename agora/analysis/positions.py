@@ -4,7 +4,7 @@ A **stage** is a phase in which agents state answers (a proposal or a revision),
 ("round 1 · propose", "round 1 · revise", "round 2 · revise"), in the order the debate ran them. An agent's
 **answer at a stage** is the short answer of its latest successful proposal or revision up to and including that
 stage (carried forward when it failed or was silent; absent before it first answered). Answers are
-grouped into **positions** with the same rule the vote uses to merge candidates (:mod:`agora.candidates`): two
+grouped into **positions** with the same rule the vote uses to merge candidates (:mod:`agora.aggregation.candidates`): two
 answers are one position when they say the same thing. Positions are named ``P1, P2, ...`` in the order they first
 appear (by round, then by agent order), and each keeps the first text that stated it.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..candidates import DEFAULT_THRESHOLD, normalise, same_answer
-from ..transcript import MessageEvent, Transcript
+from agora.aggregation.candidates import DEFAULT_THRESHOLD, normalise, same_answer
+from agora.transcript import MessageEvent, Transcript
 
 #: the message kinds whose short answer states the agent's position
 POSITION_KINDS = ("propose", "revise")

@@ -8,10 +8,10 @@ from typing import Any
 
 import networkx as nx
 
-from ..transcript import OutcomeEvent, Transcript
-from . import metrics as m
-from .load import Results
-from .positions import Positions, positions
+from agora.analysis import metrics as m
+from agora.analysis.load import Results
+from agora.analysis.positions import Positions, positions
+from agora.transcript import OutcomeEvent, Transcript
 
 
 @dataclass

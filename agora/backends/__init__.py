@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ModelNotFoundError
-from .base import (
+from agora.backends.base import (
     Backend,
     ChatMessage,
     Generation,
@@ -19,12 +18,13 @@ from .base import (
     Scores,
     ScoringUnsupported,
 )
-from .catalog import CATALOG, is_endpoint_ref, locate
-from .faults import Fault, FaultyBackend
-from .scripted import ScriptedBackend
+from agora.backends.catalog import CATALOG, is_endpoint_ref, locate
+from agora.backends.faults import Fault, FaultyBackend
+from agora.backends.scripted import ScriptedBackend
+from agora.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
-    from ..persona import Persona
+    from agora.persona import Persona
 
 __all__ = [
     "Backend",
@@ -67,7 +67,7 @@ def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -
     trust = persona.trust_remote_code
     locate(ref, source=persona.source, trust_remote_code=trust)  # fails fast, without importing torch
     try:
-        from .transformers_backend import TransformersBackend
+        from agora.backends.transformers.backend import TransformersBackend
     except ImportError as exc:
         raise ModelNotFoundError(
             f"model {ref!r} needs the local model backend ({exc.name} is not installed): pip install 'agora[model]'",
@@ -81,7 +81,7 @@ def resolve_backend(persona: Persona, cache: dict[str, Backend] | None = None) -
 
 def _endpoint_backend(persona: Persona) -> Backend:
     try:
-        from .openai_backend import OpenAIBackend
+        from agora.backends.openai_backend import OpenAIBackend
     except ImportError as exc:  # pragma: no cover - httpx is a core dependency
         raise ModelNotFoundError(
             f"model {persona.model!r} needs httpx ({exc}): pip install httpx",

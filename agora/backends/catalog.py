@@ -22,10 +22,10 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import ModelNotFoundError
-from .base import ChatMessage
-from .cache import cache_root, file_sha256
-from .safety import check_directory, check_file
+from agora.backends.base import ChatMessage
+from agora.backends.cache import cache_root, file_sha256
+from agora.backends.safety import check_directory, check_file
+from agora.errors import ModelNotFoundError
 
 
 @dataclass(frozen=True)

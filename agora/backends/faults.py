@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
+from agora.backends.base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
 
 FaultKind = Literal["raise", "hang", "empty", "garbage"]
 GARBAGE = "... --- ### ??? !!!"

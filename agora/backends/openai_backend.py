@@ -25,7 +25,7 @@ import time
 import weakref
 from typing import Any
 
-from .base import (
+from agora.backends.base import (
     Backend,
     ChatMessage,
     Generation,

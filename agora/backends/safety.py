@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import ModelNotFoundError
+from agora.errors import ModelNotFoundError
 
 #: file suffixes of checkpoints that are read with pickle
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib"})

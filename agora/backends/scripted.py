@@ -13,7 +13,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Union
 
-from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores, ScoringUnsupported
+from agora.backends.base import (
+    Backend,
+    Generation,
+    GenerationRequest,
+    ScoreRequest,
+    Scores,
+    ScoringUnsupported,
+)
 
 Reply = Union[str, BaseException]  # noqa: UP007 - runtime alias
 ReplyFunction = Callable[[GenerationRequest], Reply | Awaitable[Reply]]

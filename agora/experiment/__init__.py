@@ -8,11 +8,11 @@ See :mod:`agora.experiment.spec` for the spec, :mod:`agora.experiment.metrics` f
 
 from __future__ import annotations
 
-from .configs import Configuration, configurations
-from .metrics import Summary, majority, summarise, summary_table, wilson
-from .results import COLUMNS, read_rows, score_transcript
-from .runner import Sweep, SweepReport, run_experiment
-from .spec import ExperimentSpec, load_spec
+from agora.experiment.configs import Configuration, configurations
+from agora.experiment.metrics import Summary, majority, summarise, summary_table, wilson
+from agora.experiment.results import COLUMNS, read_rows, score_transcript
+from agora.experiment.runner import Sweep, SweepReport, run_experiment
+from agora.experiment.spec import ExperimentSpec, load_spec
 
 __all__ = [
     "COLUMNS",

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..phases import derive_seed
-from .metrics import _interval, _pct, group, majority, wilson
+from agora.experiment.metrics import _interval, _pct, group, majority, wilson
+from agora.run.seeds import derive_seed
 
 Row = Mapping[str, Any]
 

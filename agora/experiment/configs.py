@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..graph import GraphSpec
-from ..persona import Persona
-from ..protocol import Protocol
-from ..transcript import canonical_hash
-from .spec import ExperimentSpec, persona_cards, resolve_pool, resolve_protocol
+from agora.experiment.spec import ExperimentSpec, persona_cards, resolve_pool, resolve_protocol
+from agora.graph import GraphSpec
+from agora.persona import Persona
+from agora.protocol.loader import Protocol
+from agora.transcript import canonical_hash
 
 #: how agents' answers are read in a sweep (part of every configuration id: rows read another way run again).
 #: "task": the item's canonical answer (agora.tasks.extract), merged only when identical

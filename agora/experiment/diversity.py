@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
-from ..persona import Persona
+from agora.persona import Persona
 
 _SIZE = re.compile(r"-\d+(?:\.\d+)?[mb](?:-|$)", re.IGNORECASE)
 

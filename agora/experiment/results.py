@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import ConfigError
-from ..phases import derive_seed
-from ..tasks import TaskItem, extract, gold_value, is_correct
-from ..transcript import MessageEvent, StopEvent, Transcript
-from .metrics import majority
+from agora.errors import ConfigError
+from agora.experiment.metrics import majority
+from agora.run.seeds import derive_seed
+from agora.tasks import TaskItem, extract, gold_value, is_correct
+from agora.transcript import MessageEvent, StopEvent, Transcript
 
 RESULTS = "results.jsonl"
 COLUMNS = [

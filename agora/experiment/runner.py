@@ -19,17 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backends import Backend, resolve_backend
-from ..debate import Debate
-from ..errors import ConfigError, DebateError
-from ..tasks import TaskItem, extract, gold_value, load_task
-from ..transcript import EndEvent, Transcript
-from .budget import budget_records, budget_table, matched
-from .configs import Configuration, configurations
-from .diversity import pool_diversity
-from .metrics import diversity_table, summary_records, summary_table
-from .results import COLUMNS, RESULTS, append_row, read_rows, row_id, score_transcript, write_csv
-from .spec import load_spec
+from agora.backends import Backend, resolve_backend
+from agora.errors import ConfigError, DebateError
+from agora.experiment.budget import budget_records, budget_table, matched
+from agora.experiment.configs import Configuration, configurations
+from agora.experiment.diversity import pool_diversity
+from agora.experiment.metrics import diversity_table, summary_records, summary_table
+from agora.experiment.results import (
+    COLUMNS,
+    RESULTS,
+    append_row,
+    read_rows,
+    row_id,
+    score_transcript,
+    write_csv,
+)
+from agora.experiment.spec import load_spec
+from agora.run.debate import Debate
+from agora.tasks import TaskItem, extract, gold_value, load_task
+from agora.transcript import EndEvent, Transcript
 
 
 def _safe(text: str) -> str:

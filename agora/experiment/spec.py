@@ -28,12 +28,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .._yaml import read_model
-from ..errors import ConfigError
-from ..graph import GraphSpec
-from ..persona import GenerationSettings, Persona, load_personas
-from ..protocol import Protocol, load_protocol
-from ..tasks import get_task
+from agora._yaml import read_model
+from agora.errors import ConfigError
+from agora.graph import GraphSpec
+from agora.persona import GenerationSettings, Persona, load_personas
+from agora.protocol.loader import Protocol, load_protocol
+from agora.tasks import get_task
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 

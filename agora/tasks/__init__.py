@@ -15,12 +15,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from ..phases import derive_seed
-from . import loaders
-from .items import TaskItem
-from .scoring import Extraction, extract, gold_value, is_correct
-from .sources import TaskDataMissing
+from agora.errors import ConfigError
+from agora.run.seeds import derive_seed
+from agora.tasks import loaders
+from agora.tasks.items import TaskItem
+from agora.tasks.scoring import Extraction, extract, gold_value, is_correct
+from agora.tasks.sources import TaskDataMissing
 
 # Items whose prompt is longer than this are left out (the engine accepts questions up to 4,000 characters).
 MAX_PROMPT_CHARS = 3000

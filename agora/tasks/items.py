@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..ballots import LABELS
+from agora.aggregation.parse import LABELS
 
 AnswerKind = Literal["choice", "yesno", "number"]
 

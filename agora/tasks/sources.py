@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import AgoraError
+from agora.errors import AgoraError
 
 BIGBENCH_ARCHIVE = "bigbench-1.0.0.tar.gz"
 BIGBENCH_INSTALL = "pip download --no-deps bigbench==1.0.0 -d ~/.cache/agora/data"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .voting import Ballot
+from agora.aggregation.ballot import Ballot
 
 
 def dissent(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .transcript import BallotEvent, EndEvent, MessageEvent, OutcomeEvent, PhaseEvent, StopEvent, Transcript
+from agora.transcript import (
+    BallotEvent,
+    EndEvent,
+    MessageEvent,
+    OutcomeEvent,
+    PhaseEvent,
+    StopEvent,
+    Transcript,
+)
 
 WIDTH = 100
 
@@ -107,8 +115,8 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
 
 def render_positions(transcript: Transcript) -> list[str]:
     """Who held which position at each stage, what each position says, and the consensus curve."""
-    from .analysis.metrics import consensus_curve, consensus_round
-    from .analysis.positions import positions
+    from agora.analysis.metrics import consensus_curve, consensus_round
+    from agora.analysis.positions import positions
 
     pos = positions(transcript)
     if not pos.stages:

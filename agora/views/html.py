@@ -17,11 +17,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .analysis.load import Collection, load
-from .analysis.plots import agreement_heatmap, consensus_plot, persuasion_plot, position_colour
-from .analysis.summary import DebateSummary, ExperimentSummary, accuracy_tables, aggregate, summarise
-from .errors import AgoraError
-from .transcript import OutcomeEvent, Transcript
+from agora.analysis.load import Collection, load
+from agora.analysis.plots import agreement_heatmap, consensus_plot, persuasion_plot, position_colour
+from agora.analysis.summary import DebateSummary, ExperimentSummary, accuracy_tables, aggregate, summarise
+from agora.errors import AgoraError
+from agora.transcript import HTML_VIEWS, OutcomeEvent, Transcript
 
 
 def values_text(values: Mapping[str, float]) -> str:
@@ -34,7 +34,7 @@ def values_text(values: Mapping[str, float]) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("agora", "templates"),
+        loader=PackageLoader("agora.views", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
         undefined=StrictUndefined,
         trim_blocks=False,
@@ -76,7 +76,7 @@ def _experiment_plots(e: ExperimentSummary) -> dict[str, str]:
 
 def render_report(collection: Collection) -> str:
     """The report's HTML for what :func:`agora.analysis.load` returned."""
-    from . import __version__
+    from agora import __version__
 
     debates = [summarise(t) for t in collection.transcripts]
     context: dict[str, Any] = {
@@ -155,3 +155,7 @@ def transcript_html(transcript: Transcript) -> str:
     s = summarise(transcript)
     template = environment().from_string(_TRANSCRIPT_FRAGMENT)
     return template.render(t=transcript, h=transcript.header, s=s, status=transcript.status)
+
+
+HTML_VIEWS[Transcript] = transcript_html
+HTML_VIEWS[OutcomeEvent] = outcome_html

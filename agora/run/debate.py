@@ -17,14 +17,14 @@ from typing import Any
 
 import networkx as nx
 
-from .backends import Backend, resolve_backend
-from .engine import AnswerReader, Engine, ProgressCallback
-from .errors import ConfigError
-from .graph import build_graph, check_graph
-from .persona import Persona, load_personas
-from .protocol import Protocol, load_protocol
-from .transcript import OutcomeEvent, Transcript
-from .voting import get_rule
+from agora.aggregation.registry import get_rule
+from agora.backends import Backend, resolve_backend
+from agora.errors import ConfigError
+from agora.graph import build_graph, check_graph
+from agora.persona import Persona, load_personas
+from agora.protocol.loader import Protocol, load_protocol
+from agora.run.engine import AnswerReader, Engine, ProgressCallback
+from agora.transcript import OutcomeEvent, Transcript
 
 MAX_QUESTION_CHARS = 4000
 
@@ -57,8 +57,8 @@ class DebateResult:
         return self.outcome.scores
 
     def _repr_html_(self) -> str:
-        """Notebook display: the transcript's summary and outcome (see :func:`agora.report.transcript_html`)."""
-        from .report import transcript_html
+        """Notebook display: the transcript's summary and outcome (see :func:`agora.views.html.transcript_html`)."""
+        from agora.views.html import transcript_html
 
         return transcript_html(self.transcript)
 
@@ -89,7 +89,7 @@ class Debate:
         rounds: overrides the protocol's number of rounds.
         backends: model reference -> backend, overriding how personas' models are resolved.
         backend: one backend for every persona (for example a :class:`~agora.ScriptedBackend`).
-        progress: called with :class:`~agora.engine.Progress` notices as the debate runs.
+        progress: called with :class:`~agora.run.engine.Progress` notices as the debate runs.
     """
 
     def __init__(

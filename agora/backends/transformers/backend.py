@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
-from .batcher import BatchControl, Batcher
-from .cache import file_sha256, publish
-from .catalog import BASE_FEW_SHOT, CHAT, ModelLocation, PromptFormat, locate, prepare
+from agora.backends.base import Backend, Generation, GenerationRequest, ScoreRequest, Scores
+from agora.backends.batcher import BatchControl, Batcher
+from agora.backends.cache import file_sha256, publish
+from agora.backends.catalog import BASE_FEW_SHOT, CHAT, ModelLocation, PromptFormat, locate, prepare
 
 # PyTorch's OpenMP threads spin while idle; on a small machine that starves everything else. Must be set before
 # torch is first imported to take effect.
@@ -37,7 +37,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from .kv_cache import release_freed_memory, slab_cache  # noqa: E402
+from agora.backends.transformers.kv_cache import release_freed_memory, slab_cache  # noqa: E402
 
 log = logging.getLogger("agora.backends.transformers")
 

@@ -1,7 +1,7 @@
 """The social-choice rules. Each is a pure function ``rule(ballots, candidates) -> {candidate: score}``.
 
 Higher scores rank higher; candidates with equal scores tie, and every candidate in the top tier is a winner of the
-rule as social choice defines it (ties visible, never broken here: :func:`agora.voting.aggregate` breaks a tie for
+rule as social choice defines it (ties visible, never broken here: :func:`agora.aggregation.outcome.aggregate` breaks a tie for
 first with a seeded, recorded draw). Ballots carry a weight; unweighted aggregation sets every weight to 1.
 
 Three families:
@@ -21,56 +21,43 @@ import math
 from collections.abc import Callable, Sequence
 from itertools import combinations
 
-from .errors import ConfigError
-from .voting import Ballot, borda_points, complete_tiers, register_rule
+from agora.aggregation.ballot import (
+    Ballot,
+    Margins,
+    approvals,
+    borda_points,
+    complete_tiers,
+    margins,
+    utilities,
+)
+from agora.aggregation.registry import register_rule
+from agora.errors import ConfigError
 
 KEMENY_MAX_CANDIDATES = 12
 
-Margins = dict[tuple[str, str], float]
+
+# -- positional --------------------------------------------------------------------------------------------------
+@register_rule(
+    "plurality", "each ballot's first choice gets the voter's weight (split evenly among tied firsts)"
+)
+def plurality(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+    scores = {c: 0.0 for c in candidates}
+    for b in ballots:
+        top = [c for c in b.top if c in scores]
+        for c in top:
+            scores[c] += b.weight / len(top)
+    return scores
 
 
-# -- helpers -------------------------------------------------------------------------------------------------------
-def margins(ballots: Sequence[Ballot], candidates: Sequence[str]) -> Margins:
-    """``m[(a, b)]``: weight of ballots preferring a to b minus the weight preferring b to a."""
-    m: Margins = {(a, b): 0.0 for a in candidates for b in candidates if a != b}
-    for ballot in ballots:
-        if not ballot.ranking:
+@register_rule("borda", "n-1 points for first place down to 0 for last; tied candidates share the average")
+def borda(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
+    scores = {c: 0.0 for c in candidates}
+    for b in ballots:
+        if not b.ranking:
             continue
-        level = {c: i for i, tier in enumerate(complete_tiers(ballot, candidates)) for c in tier}
-        for a, b in combinations(candidates, 2):
-            if level[a] < level[b]:
-                m[(a, b)] += ballot.weight
-                m[(b, a)] -= ballot.weight
-            elif level[b] < level[a]:
-                m[(b, a)] += ballot.weight
-                m[(a, b)] -= ballot.weight
-    return m
-
-
-def utilities(ballot: Ballot, candidates: Sequence[str]) -> dict[str, float]:
-    """The ballot's utilities for ``candidates`` (its own, else derived from its ranking, see the module doc)."""
-    if ballot.utilities is not None:
-        missing = [c for c in candidates if c not in ballot.utilities]
-        if missing:
-            raise ConfigError(
-                f"ballot of {ballot.voter!r} has no utility for {missing[0]!r}", field="utilities"
-            )
-        return {c: float(ballot.utilities[c]) for c in candidates}
-    points = borda_points(ballot, candidates)
-    return {c: (points[c] + 1) / len(candidates) for c in candidates}
-
-
-def approvals(ballot: Ballot, candidates: Sequence[str]) -> set[str]:
-    """What the ballot approves: its explicit approvals; else candidates at or above its mean utility when it has
-    utilities; else its first tier."""
-    if ballot.approved is not None:
-        return {c for c in ballot.approved if c in candidates}
-    if ballot.utilities is not None:
-        u = utilities(ballot, candidates)
-        mean = sum(u.values()) / len(u)
-        return {c for c in candidates if u[c] >= mean - 1e-12}
-    tiers = complete_tiers(ballot, candidates)
-    return set(tiers[0]) if tiers else set()
+        for c, p in borda_points(b, candidates).items():
+            scores[c] += b.weight * p
+    return scores
 
 
 def _reaches(edges: set[tuple[str, str]], start: str, goal: str) -> bool:

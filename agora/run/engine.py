@@ -27,27 +27,26 @@ from typing import Any
 
 import networkx as nx
 
-from .backends.base import Backend, ChatMessage, GenerationRequest, ScoreRequest
-from .ballots import parse_approval, parse_ranking
-from .candidates import Candidate, merge_answers
-from .checkpoint import Checkpoint, quorum_needed
-from .dissent import dissent, value_conflict
-from .errors import AgoraError, ConfigError, DebateError
-from .graph import in_neighbours, out_neighbours
-from .persona import Persona
-from .phases import (
-    ballot_order,
-    derive_seed,
-    extract_answer,
-    message_context,
-    message_id,
-    persona_context,
-    prompt_hash,
-)
-from .protocol import PhaseSpec, Protocol
-from .relevance import agent_weights, measure_relevance
-from .stopping import budget_spent, consensus
-from .transcript import (
+from agora.aggregation.ballot import Ballot
+from agora.aggregation.candidates import Candidate, merge_answers
+from agora.aggregation.dissent import dissent, value_conflict
+from agora.aggregation.outcome import aggregate
+from agora.aggregation.parse import parse_approval, parse_ranking
+from agora.aggregation.relevance import agent_weights, measure_relevance
+from agora.backends.base import Backend, ChatMessage, GenerationRequest, ScoreRequest
+from agora.errors import AgoraError, ConfigError, DebateError
+from agora.graph import in_neighbours, out_neighbours
+from agora.persona import Persona
+from agora.protocol.contexts import message_context, persona_context
+from agora.protocol.loader import Protocol
+from agora.protocol.spec import PhaseSpec
+from agora.run.answers import extract_answer
+from agora.run.checkpoint import Checkpoint, quorum_needed
+from agora.run.record import message_id, prompt_hash
+from agora.run.seeds import ballot_order, derive_seed
+from agora.run.stopping import budget_spent, consensus
+from agora.run.verdict import parse_verdict
+from agora.transcript import (
     BallotEvent,
     EndEvent,
     Header,
@@ -59,8 +58,6 @@ from .transcript import (
     TranscriptWriter,
     config_hash,
 )
-from .verdict import parse_verdict
-from .voting import Ballot, aggregate
 
 DEFAULT_VOTE_TOKENS = 24
 
@@ -168,7 +165,7 @@ class Engine:
     ):
         self.personas = {p.name: p for p in personas}
         #: reads a canonical answer from a reply (a task's answer extraction); answers it reads merge only when
-        #: identical. None: the short answer of agora.phases.extract_answer, merged by similarity
+        #: identical. None: the short answer of agora.run.answers.extract_answer, merged by similarity
         self.read_answer = read_answer
         self.order = [p.name for p in personas]
         self._agents = tuple(self.order)  # one shared copy for every prompt context, not one per agent
@@ -324,7 +321,7 @@ class Engine:
         if self.spec.mediation is not None:
             await self._mediate(question, rounds, previous, latest)
 
-    # -- early stopping (agora.stopping) ----------------------------------------------------------------------
+    # -- early stopping (agora.run.stopping) ----------------------------------------------------------------------
     def _completion_tokens(self) -> int:
         return sum(e.completion_tokens for e in self.transcript.events if isinstance(e, MessageEvent))
 
@@ -905,7 +902,7 @@ class Engine:
         return self.backends[self._judge_name()]
 
     async def _value_weights(self, question: str) -> _Weighting:
-        """Each agent's value-weighted voting weight (agora.relevance). A judge that cannot score leaves every
+        """Each agent's value-weighted voting weight (agora.aggregation.relevance). A judge that cannot score leaves every
         ballot at its plain weight, and the reason is recorded in the outcome."""
         agg = self.spec.aggregation
         stated = {n: dict(self.personas[n].normalised_values) for n in self.order}

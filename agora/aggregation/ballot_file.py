@@ -23,9 +23,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ._yaml import read_model
-from .errors import ConfigError
-from .voting import Ballot
+from agora._yaml import read_model
+from agora.aggregation.ballot import Ballot
+from agora.errors import ConfigError
 
 MAX_BALLOTS = 100_000
 

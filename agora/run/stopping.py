@@ -1,6 +1,6 @@
 """When a debate may end before its last round (pure functions; the engine asks after each phase and round).
 
-- ``unanimous``: every agent's latest answer is the same answer, merged as for the vote (:mod:`agora.candidates`).
+- ``unanimous``: every agent's latest answer is the same answer, merged as for the vote (:mod:`agora.aggregation.candidates`).
 - ``stable``: no agent's answer changed between its two latest answer phases (proposal or revision).
 - a token budget: the agents have generated at least ``max_tokens`` tokens in all.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .candidates import merge_answers
-from .transcript import MessageEvent
+from agora.aggregation.candidates import merge_answers
+from agora.transcript import MessageEvent
 
 Answers = Mapping[str, MessageEvent]  # agent -> its latest proposal or revision
 
@@ -24,7 +24,7 @@ def consensus(
 ) -> str | None:
     """``mode`` ('unanimous' or 'stable') when it holds for the answers after each answer phase so far, else None
     (also for mode 'none' and while some agent has no answer yet). ``exact``: answers are the same only when
-    identical (see :func:`agora.candidates.merge_answers`)."""
+    identical (see :func:`agora.aggregation.candidates.merge_answers`)."""
     if mode == "none" or not history or len(history[-1]) < agents:
         return None
     now = history[-1]

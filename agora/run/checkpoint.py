@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import TranscriptError
-from .protocol import PhaseSpec, ProtocolSpec
-from .transcript import EndEvent, Header, OutcomeEvent, PhaseEvent, Transcript
+from agora.errors import TranscriptError
+from agora.protocol.spec import PhaseSpec, ProtocolSpec
+from agora.transcript import EndEvent, Header, OutcomeEvent, PhaseEvent, Transcript
 
 
 def quorum_needed(quorum: float, agents: int) -> int:

@@ -8,7 +8,7 @@ The transcript's header says where the configuration came from: the protocol spe
 and refuses, naming the file, when a card, the spec or a template no longer matches what the debate started with
 (the config hash). Personas built in Python are rebuilt from the header itself.
 
-:func:`resume` keeps every complete phase (:mod:`agora.checkpoint`), runs the rest with the same seed -- every
+:func:`resume` keeps every complete phase (:mod:`agora.run.checkpoint`), runs the rest with the same seed -- every
 request's seed derives from (seed, agent, round, phase), so the result is the one an uninterrupted run gives -- and
 writes the transcript back to the same file: the kept events are rewritten atomically (a temporary file renamed into
 place, with a note of the resume in the header's ``timing``), then new events are appended as they happen. With
@@ -25,14 +25,15 @@ from typing import Any
 
 import networkx as nx
 
-from .backends import Backend
-from .checkpoint import Checkpoint, find_checkpoint
-from .debate import Debate, DebateResult
-from .engine import AnswerReader, Engine, ProgressCallback, library_versions
-from .errors import ConfigError, TranscriptError
-from .persona import Persona, load_persona
-from .protocol import Protocol, ProtocolSpec, load_protocol
-from .transcript import Header, Transcript, config_hash
+from agora.backends import Backend
+from agora.errors import ConfigError, TranscriptError
+from agora.persona import Persona, load_persona
+from agora.protocol.loader import Protocol, load_protocol
+from agora.protocol.spec import ProtocolSpec
+from agora.run.checkpoint import Checkpoint, find_checkpoint
+from agora.run.debate import Debate, DebateResult
+from agora.run.engine import AnswerReader, Engine, ProgressCallback, library_versions
+from agora.transcript import Header, Transcript, config_hash
 
 
 def _first_difference(recorded: dict[str, Any], current: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .backends.base import Backend, ChatMessage, ScoreRequest
+from agora.backends.base import Backend, ChatMessage, ScoreRequest
 
 #: Neutral questions whose mean PMI with a value is that value's bias (step 2 above).
 REFERENCE_QUESTIONS: tuple[str, ...] = (

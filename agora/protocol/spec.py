@@ -18,24 +18,11 @@ A spec is ``protocols/NAME.yaml`` with its Jinja2 templates beside it (paths rel
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._yaml import read_model
-from .errors import ConfigError, pydantic_error_line
-from .graph import GraphSpec
-from .prompts import (
-    COMMON_VARIABLES,
-    JUDGE_VARIABLES,
-    MEDIATOR_VARIABLES,
-    VOTE_VARIABLES,
-    PromptTemplate,
-    make_environment,
-)
-from .resources import builtin_dir
+from agora.graph import GraphSpec
 
 PhaseKind = Literal["propose", "critique", "revise", "vote", "judge"]
 MAX_ROUNDS = 20
@@ -83,7 +70,7 @@ class AggregationSpec(_Frozen):
     by_values: bool = Field(
         default=False,
         description="value-weighted: weigh each ballot by how relevant the agent's stated values are to the "
-        "question (agora.relevance), times the persona's weight when 'weighted' is also set",
+        "question (agora.aggregation.relevance), times the persona's weight when 'weighted' is also set",
     )
     relevance_floor: float = Field(
         default=0.1, ge=0.0, le=1.0, description="value-weighted: the least weight an agent keeps"
@@ -92,7 +79,7 @@ class AggregationSpec(_Frozen):
         default_factory=lambda: ["plurality", "borda"], description="rules also tallied"
     )
     merge: bool = Field(
-        default=True, description="merge proposals that give the same answer (agora.candidates)"
+        default=True, description="merge proposals that give the same answer (agora.aggregation.candidates)"
     )
     merge_threshold: float = Field(
         default=0.7, gt=0.0, le=1.0, description="content-word similarity at which free-text answers merge"
@@ -203,159 +190,3 @@ class ProtocolSpec(_Frozen):
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("role names must be unique")
         return self
-
-
-class Protocol:
-    """A validated spec with its compiled templates."""
-
-    def __init__(
-        self,
-        spec: ProtocolSpec,
-        directory: Path,
-        source: Path | None = None,
-        overrides: dict[str, Any] | None = None,
-    ):
-        self.spec = spec
-        self.directory = directory
-        self.source = source
-        #: fields replaced by :meth:`with_overrides` since the spec was loaded from ``source``
-        self.overrides: dict[str, Any] = dict(overrides or {})
-        env = make_environment(directory)
-        self.system_template = PromptTemplate(env, spec.system_template, directory, COMMON_VARIABLES)
-        self.templates: dict[str, PromptTemplate] = {}
-        for phase in spec.phases:
-            allowed = {"vote": COMMON_VARIABLES | VOTE_VARIABLES, "judge": JUDGE_VARIABLES}.get(
-                phase.kind, COMMON_VARIABLES
-            )
-            self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
-        med = spec.mediation
-        if med is not None:
-            self.mediator_template = PromptTemplate(env, med.system_template, directory, MEDIATOR_VARIABLES)
-            self.templates["draft"] = PromptTemplate(env, med.draft_template, directory, MEDIATOR_VARIABLES)
-            self.templates["rank"] = PromptTemplate(
-                env, med.rank_template, directory, COMMON_VARIABLES | VOTE_VARIABLES
-            )
-            self.templates["critique_draft"] = PromptTemplate(
-                env, med.critique_template, directory, COMMON_VARIABLES
-            )
-            self.templates["revise_draft"] = PromptTemplate(
-                env, med.revise_template, directory, MEDIATOR_VARIABLES
-            )
-
-    def mediation_phases(self) -> dict[str, PhaseSpec]:
-        """The mediation steps as phase specs (their templates are compiled under these names)."""
-        med = self.spec.mediation
-        if med is None:
-            return {}
-        return {
-            "draft": PhaseSpec(
-                name="draft", kind="propose", template=med.draft_template, max_new_tokens=med.max_new_tokens
-            ),
-            "rank": PhaseSpec(
-                name="rank",
-                kind="vote",
-                template=med.rank_template,
-                when="last",
-                ballot=med.ballot,
-                max_new_tokens=med.rank_max_new_tokens,
-            ),
-            "critique_draft": PhaseSpec(
-                name="critique_draft",
-                kind="critique",
-                template=med.critique_template,
-                max_new_tokens=med.critique_max_new_tokens,
-            ),
-            "revise_draft": PhaseSpec(
-                name="revise_draft",
-                kind="revise",
-                template=med.revise_template,
-                max_new_tokens=med.max_new_tokens,
-            ),
-        }
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def template_hashes(self) -> dict[str, str]:
-        """Each prompt template's file name (relative to the spec) -> sha256 of its text."""
-        templates = [self.system_template, *self.templates.values()]
-        if self.spec.mediation is not None:
-            templates.append(self.mediator_template)
-        return {t.name: hashlib.sha256(t.source.encode("utf-8")).hexdigest() for t in templates}
-
-    def with_overrides(self, **updates: object) -> Protocol:
-        """A copy with fields replaced (validated; e.g. ``rounds=3``)."""
-        data = self.spec.model_dump()
-        changed = {k: v for k, v in updates.items() if v is not None}
-        data.update(changed)
-        try:
-            spec = ProtocolSpec.model_validate(data)
-        except ValidationError as exc:
-            raise pydantic_error_line(exc, self.source, "protocol spec") from None
-        return Protocol(spec, self.directory, self.source, {**self.overrides, **changed})
-
-
-def resolve_protocol_path(name_or_path: str | Path) -> Path:
-    """A protocol name (``debate``) resolves to a shipped spec; anything else is a file path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.is_file() or "/" in str(name_or_path):
-        return candidate
-    shipped = builtin_dir("protocols") / f"{name_or_path}.yaml"
-    if not shipped.exists():
-        available = sorted(p.stem for p in builtin_dir("protocols").glob("*.yaml"))
-        raise ConfigError(f"unknown protocol {str(name_or_path)!r} (shipped: {', '.join(available)})")
-    return shipped
-
-
-def load_protocol(name_or_path: str | Path = "debate") -> Protocol:
-    """Load and validate a protocol spec and compile its templates."""
-    path = resolve_protocol_path(name_or_path)
-    spec = read_model(path, ProtocolSpec, "protocol spec")
-    try:
-        protocol = Protocol(spec, path.parent, path)
-        try_templates(protocol)
-    except ConfigError as exc:
-        if exc.field is not None or exc.source is None:
-            raise
-        field = template_field(spec, path.parent, exc.source)
-        raise ConfigError(exc.detail, source=exc.source, field=field) from None
-    return protocol
-
-
-def template_field(spec: ProtocolSpec, directory: Path, source: str) -> str | None:
-    """The spec field that names the template file ``source`` (``system_template``, ``phases.1.template``)."""
-    if source == str(directory / spec.system_template):
-        return "system_template"
-    for i, phase in enumerate(spec.phases):
-        if source == str(directory / phase.template):
-            return f"phases.{i}.template"
-    return None
-
-
-def try_templates(protocol: Protocol) -> None:
-    """Render every phase's template and the system template once on sample contexts (see
-    :mod:`agora.prompt_samples`), so that a template that would break mid-debate is refused before any model loads."""
-    from .prompt_samples import judge_contexts, mediator_contexts, sample_contexts
-
-    for phase in [*protocol.spec.phases, *protocol.mediation_phases().values()]:
-        if phase.name in ("draft", "revise_draft") and protocol.spec.mediation is not None:
-            continue  # the mediator's own templates: below
-        if phase.kind == "judge":
-            protocol.templates[phase.name].try_render(judge_contexts())
-            continue
-        samples = sample_contexts(phase.name, phase.kind == "vote")
-        protocol.system_template.try_render(samples)
-        protocol.templates[phase.name].try_render(samples)
-    if protocol.spec.mediation is not None:
-        samples = mediator_contexts()
-        for template in (
-            protocol.mediator_template,
-            protocol.templates["draft"],
-            protocol.templates["revise_draft"],
-        ):
-            template.try_render(samples)
-
-
-def list_protocols() -> list[Path]:
-    return sorted(builtin_dir("protocols").glob("*.yaml"))

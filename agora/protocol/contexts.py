@@ -7,11 +7,30 @@ The samples are built with the same functions the engine uses, so they have the 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from .persona import Persona
-from .phases import message_context, persona_context
-from .transcript import MessageEvent
+from agora.persona import Persona
+from agora.transcript import MessageEvent
+
+
+def persona_context(persona: Persona) -> SimpleNamespace:
+    """What templates see as ``persona``: name, description, values (name, label, weight), top_value."""
+    values = [
+        SimpleNamespace(name=k, label=k.replace("_", " "), weight=round(v, 3))
+        for k, v in persona.normalised_values.items()
+    ]
+    return SimpleNamespace(
+        name=persona.name,
+        description=persona.description.strip(),
+        values=values,
+        top_value=values[0].label,
+    )
+
+
+def message_context(m: MessageEvent) -> dict[str, Any]:
+    return {"sender": m.agent, "text": m.text, "answer": m.answer, "phase": m.phase, "round": m.round}
+
 
 _PERSONA = Persona(
     name="sample",

@@ -7,7 +7,7 @@ strings and is never itself rendered as a template, so Jinja2 syntax inside it s
 
 A template is checked when its protocol loads, before any model: its syntax, the variables it uses, every attribute
 it reaches for (nothing starting with an underscore), the templates it includes (files beside it, named literally),
-its size, and one trial rendering on each sample context (see :mod:`agora.prompt_samples`). Templates get no
+its size, and one trial rendering on each sample context (see :mod:`agora.protocol.contexts`). Templates get no
 globals (no ``range``, ``cycler``, ``lipsum``...), and repeating a string or list beyond :data:`MAX_REPEAT` items is
 refused while rendering.
 """
@@ -24,7 +24,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
-from .errors import ConfigError
+from agora.errors import ConfigError
 
 # Variables every template may use, and those only some phases provide.
 COMMON_VARIABLES = frozenset(

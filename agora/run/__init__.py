@@ -1,0 +1,2 @@
+"""Running debates: the Debate API, the round loop, agent turns, each phase kind, mediation, checkpoints and
+resume, early stopping, seeds."""

@@ -1,0 +1,1 @@
+"""Views of transcripts: a readable terminal view and a self-contained HTML report."""
