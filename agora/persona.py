@@ -90,6 +90,11 @@ class Persona(_Frozen):
         """The card file this persona came from, or a description for personas built in Python."""
         return self._source or f"persona {self.name!r}"
 
+    @property
+    def card_file(self) -> str | None:
+        """The card file this persona was loaded from; None for personas built in Python."""
+        return self._source
+
     @field_validator("values", mode="before")
     @classmethod
     def _no_bool_weights(cls, values: object) -> object:

@@ -11,16 +11,14 @@ from pydantic import ValidationError
 
 from agora._yaml import read_model
 from agora.errors import ConfigError, pydantic_error_line
+from agora.protocol.contexts import AgentContext, MediatorContext, TemplateContext
+from agora.protocol.kinds import phase_kind
 from agora.protocol.spec import PhaseSpec, ProtocolSpec
-from agora.protocol.templates import (
-    COMMON_VARIABLES,
-    JUDGE_VARIABLES,
-    MEDIATOR_VARIABLES,
-    VOTE_VARIABLES,
-    PromptTemplate,
-    make_environment,
-)
+from agora.protocol.templates import PromptTemplate, make_environment
 from agora.resources import builtin_dir
+
+#: the mediation steps the mediator itself writes (the agents rank and critique its drafts)
+MEDIATOR_STEPS = ("draft", "revise_draft")
 
 
 class Protocol:
@@ -39,26 +37,26 @@ class Protocol:
         #: fields replaced by :meth:`with_overrides` since the spec was loaded from ``source``
         self.overrides: dict[str, Any] = dict(overrides or {})
         env = make_environment(directory)
-        self.system_template = PromptTemplate(env, spec.system_template, directory, COMMON_VARIABLES)
+        self.system_template = PromptTemplate(env, spec.system_template, directory, AgentContext.allowed())
         self.templates: dict[str, PromptTemplate] = {}
         for phase in spec.phases:
-            allowed = {"vote": COMMON_VARIABLES | VOTE_VARIABLES, "judge": JUDGE_VARIABLES}.get(
-                phase.kind, COMMON_VARIABLES
+            self.templates[phase.name] = PromptTemplate(
+                env, phase.template, directory, self.context_of(phase).allowed()
             )
-            self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
         med = spec.mediation
         if med is not None:
-            self.mediator_template = PromptTemplate(env, med.system_template, directory, MEDIATOR_VARIABLES)
-            self.templates["draft"] = PromptTemplate(env, med.draft_template, directory, MEDIATOR_VARIABLES)
-            self.templates["rank"] = PromptTemplate(
-                env, med.rank_template, directory, COMMON_VARIABLES | VOTE_VARIABLES
+            self.mediator_template = PromptTemplate(
+                env, med.system_template, directory, MediatorContext.allowed()
             )
-            self.templates["critique_draft"] = PromptTemplate(
-                env, med.critique_template, directory, COMMON_VARIABLES
-            )
-            self.templates["revise_draft"] = PromptTemplate(
-                env, med.revise_template, directory, MEDIATOR_VARIABLES
-            )
+            for phase in self.mediation_phases().values():
+                allowed = self.context_of(phase).allowed()
+                self.templates[phase.name] = PromptTemplate(env, phase.template, directory, allowed)
+
+    def context_of(self, phase: PhaseSpec) -> type[TemplateContext]:
+        """What ``phase``'s template sees: its kind's context, or the mediator's for the mediator's own steps."""
+        if self.spec.mediation is not None and phase.name in MEDIATOR_STEPS:
+            return MediatorContext
+        return phase_kind(phase.kind).context
 
     def mediation_phases(self) -> dict[str, PhaseSpec]:
         """The mediation steps as phase specs (their templates are compiled under these names)."""
@@ -152,27 +150,16 @@ def template_field(spec: ProtocolSpec, directory: Path, source: str) -> str | No
 
 
 def try_templates(protocol: Protocol) -> None:
-    """Render every phase's template and the system template once on sample contexts (see
-    :mod:`agora.protocol.contexts`), so that a template that would break mid-debate is refused before any model loads."""
-    from agora.protocol.contexts import judge_contexts, mediator_contexts, sample_contexts
-
+    """Render every template once on the samples of its context (see :mod:`agora.protocol.contexts`), so that a
+    template that would break mid-debate is refused before any model loads."""
     for phase in [*protocol.spec.phases, *protocol.mediation_phases().values()]:
-        if phase.name in ("draft", "revise_draft") and protocol.spec.mediation is not None:
-            continue  # the mediator's own templates: below
-        if phase.kind == "judge":
-            protocol.templates[phase.name].try_render(judge_contexts())
-            continue
-        samples = sample_contexts(phase.name, phase.kind == "vote")
-        protocol.system_template.try_render(samples)
+        context = protocol.context_of(phase)
+        samples = context.samples(phase.name)
+        if context is not MediatorContext and phase_kind(phase.kind).system_prompt:
+            protocol.system_template.try_render(samples)
         protocol.templates[phase.name].try_render(samples)
     if protocol.spec.mediation is not None:
-        samples = mediator_contexts()
-        for template in (
-            protocol.mediator_template,
-            protocol.templates["draft"],
-            protocol.templates["revise_draft"],
-        ):
-            template.try_render(samples)
+        protocol.mediator_template.try_render(MediatorContext.samples())
 
 
 def list_protocols() -> list[Path]:

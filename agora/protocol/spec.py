@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agora.graph import GraphSpec
+from agora.protocol.kinds import phase_kind
 
-PhaseKind = Literal["propose", "critique", "revise", "vote", "judge"]
 MAX_ROUNDS = 20
 
 
@@ -36,7 +36,9 @@ class PhaseSpec(_Frozen):
     """One phase of a round."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
-    kind: PhaseKind
+    kind: str = Field(
+        description="a registered phase kind: propose, critique, revise, vote, judge, or a plugin's"
+    )
     template: str = Field(min_length=1)
     when: Literal["every", "first", "last"] = "every"
     max_new_tokens: int | None = Field(
@@ -53,6 +55,12 @@ class PhaseSpec(_Frozen):
         "acceptable answer; 'scored' reads the voter's model's likelihood of each candidate answer as its reply; "
         "'own' votes for the voter's own latest answer without asking its model (majority vote baselines)",
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        phase_kind(kind)  # ValueError naming the registered kinds
+        return kind
 
     def runs_in(self, round_index: int, rounds: int) -> bool:
         if self.when == "first":
@@ -162,31 +170,10 @@ class ProtocolSpec(_Frozen):
         if not any(p.kind == "propose" and p.when in ("first", "every") for p in self.phases):
             raise ValueError("a protocol needs a 'propose' phase that runs in the first round")
         for p in self.phases:
-            if p.kind == "vote" and p.when != "last":
-                raise ValueError(f"vote phase {p.name!r} must have when: last")
-        votes = [p for p in self.phases if p.kind == "vote"]
-        if len(votes) > 1:
-            raise ValueError("a protocol has at most one vote phase")
-        if self.mediation is not None:
-            if votes:
-                raise ValueError(
-                    "a protocol with mediation ends with the mediator's statement, not a vote phase"
-                )
-            clash = sorted(set(names) & set(MEDIATION_PHASES))
-            if clash:
-                raise ValueError(f"phase name {clash[0]!r} is reserved for mediation")
-        judges = [p for p in self.phases if p.kind == "judge"]
-        if judges:
-            if votes or self.mediation is not None:
-                raise ValueError(
-                    "a protocol with a judge phase ends with the judge's verdict, not a vote or mediation"
-                )
-            if len(judges) > 1 or judges[0].when != "every" or self.phases[-1].kind != "judge":
-                raise ValueError(
-                    "a judge phase runs every round, as the last phase of the round (one per protocol)"
-                )
-            if len(self.roles) < 2:
-                raise ValueError("a protocol with a judge phase names the debaters' roles (at least two)")
+            phase_kind(p.kind).check(self, p)
+        clash = sorted(set(names) & set(MEDIATION_PHASES)) if self.mediation is not None else []
+        if clash:
+            raise ValueError(f"phase name {clash[0]!r} is reserved for mediation")
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("role names must be unique")
         return self

@@ -7,9 +7,9 @@ strings and is never itself rendered as a template, so Jinja2 syntax inside it s
 
 A template is checked when its protocol loads, before any model: its syntax, the variables it uses, every attribute
 it reaches for (nothing starting with an underscore), the templates it includes (files beside it, named literally),
-its size, and one trial rendering on each sample context (see :mod:`agora.protocol.contexts`). Templates get no
-globals (no ``range``, ``cycler``, ``lipsum``...), and repeating a string or list beyond :data:`MAX_REPEAT` items is
-refused while rendering.
+its size, and one trial rendering on each sample of its role's context (:mod:`agora.protocol.contexts`, whose
+models also give the allowed variables). Templates get no globals (no ``range``, ``cycler``, ``lipsum``...), and
+repeating a string or list beyond :data:`MAX_REPEAT` items is refused while rendering.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import meta, nodes
@@ -26,15 +26,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from agora.errors import ConfigError
 
-# Variables every template may use, and those only some phases provide.
-COMMON_VARIABLES = frozenset(
-    {"question", "persona", "round", "rounds", "phase", "own", "inbox", "agents", "role"}
-)
-VOTE_VARIABLES = frozenset({"candidates"})
-# What a judge's template sees: this round's messages, each debater's role, and whether it must decide now.
-JUDGE_VARIABLES = frozenset({"question", "round", "rounds", "inbox", "roles", "final"})
-# What the mediator's templates see (mediator synthesis): the agents' opinions, their critiques, the statement.
-MEDIATOR_VARIABLES = frozenset({"question", "round", "opinions", "critiques", "statement"})
+if TYPE_CHECKING:
+    from agora.protocol.contexts import TemplateContext
 
 
 def make_environment(directory: Path) -> SandboxedEnvironment:
@@ -263,11 +256,11 @@ class PromptTemplate:
         except Exception as exc:  # noqa: BLE001 - a template bug must name the template
             raise self._error(f"template rendering failed: {type(exc).__name__}: {exc}") from None
 
-    def try_render(self, samples: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+    def try_render(self, samples: Iterable[tuple[str, TemplateContext]]) -> None:
         """Render once on each ``(description, context)`` sample; a failure names the sample that broke it."""
         for description, context in samples:
             try:
-                self.render(**context)
+                self.render(**context.variables())
             except ConfigError as exc:
                 raise self._error(f"{exc.detail} (on a sample {description})") from None
 

@@ -1,7 +1,8 @@
 """Where a killed or failed debate can continue: the events of its complete phases, and what came after them.
 
 A phase is complete when its closing :class:`~agora.transcript.PhaseEvent` is in the file and at least the
-protocol's quorum of agents answered in it; the vote phase is complete only once its outcome follows. Everything
+protocol's quorum of agents answered in it; a vote phase (a kind that tallies) is complete only once its outcome
+follows. Everything
 after the last complete phase -- the turns of a phase that was cut short, a phase that fell below quorum, the
 ``failed`` end line, a cut-off last line -- is discarded, and that phase is run again from its start. Steps that
 run after the protocol's rounds without being phases of its spec (a mediator's) are re-run whole.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agora.errors import TranscriptError
+from agora.protocol.kinds import phase_kind
 from agora.protocol.spec import PhaseSpec, ProtocolSpec
 from agora.transcript import EndEvent, Header, OutcomeEvent, PhaseEvent, Transcript
 
@@ -104,7 +106,7 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
                 )
             if len(event.answered) < need:
                 break  # the phase fell below quorum: it runs again
-            if plan[step][1].kind == "vote":
+            if phase_kind(plan[step][1].kind).tallies:
                 awaiting_outcome = True
                 continue
         elif not (isinstance(event, OutcomeEvent) and awaiting_outcome):

@@ -32,7 +32,8 @@ from agora.protocol.loader import Protocol, load_protocol
 from agora.protocol.spec import ProtocolSpec
 from agora.run.checkpoint import Checkpoint, find_checkpoint
 from agora.run.debate import Debate, DebateResult
-from agora.run.engine import AnswerReader, Engine, ProgressCallback, library_versions
+from agora.run.engine import AnswerReader, Engine, ProgressCallback
+from agora.run.record import library_versions
 from agora.transcript import Header, Transcript, config_hash
 
 
