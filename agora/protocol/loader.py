@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from agora._yaml import read_model
 from agora.errors import ConfigError, pydantic_error_line
 from agora.protocol.contexts import AgentContext, MediatorContext, TemplateContext
-from agora.protocol.kinds import phase_kind
-from agora.protocol.spec import PhaseSpec, ProtocolSpec
+from agora.protocol.spec import PhaseSpec, ProtocolSpec, phase_kind
 from agora.protocol.templates import PromptTemplate, make_environment
 from agora.resources import builtin_dir
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING
 
 from agora.aggregation.ballot import Ballot
 from agora.aggregation.candidates import Candidate
 from agora.aggregation.parse import parse_approval, parse_ranking
 from agora.backends.base import GenerationRequest, ScoreRequest
+from agora.run.context import RunContext
 from agora.run.turns import fault_reason
 from agora.transcript import BallotEvent
 
-if TYPE_CHECKING:
-    from agora.run.engine import Engine
 
-
-def failed_ballot(run: Engine, name: str, labels: dict[str, str], error: str, **rest: object) -> BallotEvent:
+def failed_ballot(
+    run: RunContext, name: str, labels: dict[str, str], error: str, **rest: object
+) -> BallotEvent:
     """A ballot that counts for nothing, with why."""
     weight = run.personas[name].weight
     return BallotEvent(
@@ -36,7 +35,7 @@ def failed_ballot(run: Engine, name: str, labels: dict[str, str], error: str, **
 
 
 async def generated_ballot(
-    run: Engine, name: str, request: GenerationRequest, labels: dict[str, str], approval: bool = False
+    run: RunContext, name: str, request: GenerationRequest, labels: dict[str, str], approval: bool = False
 ) -> BallotEvent:
     """The voter writes a ranking (or, for approval, the answers it accepts) of the labelled answers."""
     reply = await run.turns.call(name, request)
@@ -61,7 +60,7 @@ async def generated_ballot(
     )
 
 
-def own_ballot(run: Engine, name: str, merged: list[Candidate], labels: dict[str, str]) -> BallotEvent:
+def own_ballot(run: RunContext, name: str, merged: list[Candidate], labels: dict[str, str]) -> BallotEvent:
     """The voter ranks the candidate that holds its own latest answer first and ties the rest (no model call):
     counted by plurality, this is a plain majority vote over the agents' answers."""
     weight = run.personas[name].weight
@@ -76,7 +75,7 @@ def own_ballot(run: Engine, name: str, merged: list[Candidate], labels: dict[str
 
 
 async def scored_ballot(
-    run: Engine, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]
+    run: RunContext, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]
 ) -> BallotEvent:
     """The voter's model scores every candidate answer as its own reply; utilities are the softmax of the mean
     log-probability per token over the candidates, and the ranking follows them."""

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agora.errors import TranscriptError
-from agora.protocol.kinds import phase_kind
-from agora.protocol.spec import PhaseSpec, ProtocolSpec
+from agora.protocol.spec import PhaseSpec, ProtocolSpec, phase_kind
 from agora.transcript import EndEvent, Header, OutcomeEvent, PhaseEvent, Transcript
 
 

@@ -1,6 +1,6 @@
 """The engine: runs a protocol's rounds over the interaction graph, handing each phase to its kind.
 
-For each round, each phase that runs in it goes to its kind (:mod:`agora.protocol.kinds`; the built-ins are in
+For each round, each phase that runs in it goes to its kind (:mod:`agora.protocol.spec`; the built-ins are in
 :mod:`agora.run.kinds`), which asks the agents (all at once, their model work batched in backend worker threads so the
 event loop stays free), records what they return and closes the phase. After each phase whose messages are heard,
 the token budget is checked; after each round, the protocol's consensus rule. A debate that stops early runs its
@@ -16,53 +16,24 @@ import asyncio
 import time
 from typing import Any
 
-import networkx as nx
-
-from agora.backends.base import Backend
 from agora.errors import AgoraError, ConfigError, DebateError
-from agora.persona import Persona
-from agora.protocol.kinds import phase_kind
-from agora.protocol.loader import Protocol
+from agora.protocol.spec import phase_kind
 from agora.run import kinds as _kinds  # noqa: F401  (registers the built-in phase kinds)
 from agora.run.checkpoint import Checkpoint
+from agora.run.context import RunContext
 from agora.run.mediation import mediate
-from agora.run.record import Progress, ProgressCallback, Recorder, build_header
+from agora.run.record import Progress, ProgressCallback, build_header
+from agora.run.setup import AnswerReader
 from agora.run.state import RoundState
 from agora.run.stopping import budget_spent, consensus
-from agora.run.turns import AnswerReader, Turns, fault_reason
+from agora.run.turns import fault_reason
 from agora.transcript import EndEvent, Header, StopEvent, Transcript, TranscriptWriter
 
 __all__ = ["AnswerReader", "Engine", "Progress", "ProgressCallback"]
 
 
-class Engine:
+class Engine(RunContext):
     """Runs one debate. Built by :class:`agora.Debate`; use that instead."""
-
-    def __init__(
-        self,
-        personas: list[Persona],
-        protocol: Protocol,
-        graph: nx.DiGraph,
-        backends: dict[str, Backend],
-        seed: int,
-        progress: ProgressCallback | None = None,
-        read_answer: AnswerReader | None = None,
-    ):
-        self.personas = {p.name: p for p in personas}
-        #: reads a canonical answer from a reply (a task's answer extraction); answers it reads merge only when
-        #: identical. None: the short answer of agora.run.answers.extract_answer, merged by similarity
-        self.read_answer = read_answer
-        self.order = [p.name for p in personas]
-        self.agents = tuple(self.order)  # one shared copy for every prompt context, not one per agent
-        #: agent -> role, for protocols that give roles (in debate order)
-        self.roles: dict[str, str] = dict(zip(self.order, protocol.spec.roles, strict=False))
-        self.protocol = protocol
-        self.spec = protocol.spec
-        self.graph = graph
-        self.backends = backends  # persona name -> backend
-        self.seed = seed
-        self.record = Recorder(self.spec, len(self.order), progress)
-        self.turns = Turns(self)
 
     @property
     def transcript(self) -> Transcript:

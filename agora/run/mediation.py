@@ -5,23 +5,19 @@ The revised statement is the outcome's answer."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from agora.aggregation.candidates import Candidate, merge_answers
 from agora.backends.base import ChatMessage
 from agora.errors import DebateError
 from agora.protocol.contexts import MediatorContext
 from agora.protocol.spec import PhaseSpec
+from agora.run.context import RunContext
 from agora.run.kinds.vote import cast_ballots
 from agora.run.state import RoundState
 from agora.run.tally import tally, weighting_for
 from agora.transcript import MessageEvent
 
-if TYPE_CHECKING:
-    from agora.run.engine import Engine
 
-
-async def mediate(run: Engine, state: RoundState) -> None:
+async def mediate(run: RunContext, state: RoundState) -> None:
     """Drafts from the mediator, the agents' ranking of them, the chosen draft's critique and one revision."""
     med = run.spec.mediation
     assert med is not None
@@ -77,7 +73,7 @@ async def mediate(run: Engine, state: RoundState) -> None:
 
 
 async def mediator_phase(
-    run: Engine,
+    run: RunContext,
     phase: PhaseSpec,
     r: int,
     context: MediatorContext,

@@ -30,7 +30,7 @@ from agora.transcript import (
 )
 
 if TYPE_CHECKING:
-    from agora.run.engine import Engine
+    from agora.run.setup import Setup
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Recorder:
             )
 
 
-def build_header(run: Engine, question: str) -> Header:
+def build_header(run: Setup, question: str) -> Header:
     """The transcript's first line: the whole configuration, its hash, the seed, the models and where it came from."""
     personas = [run.personas[n].model_dump(mode="json") for n in run.order]
     edges = sorted((str(u), str(v)) for u, v in run.graph.edges())
@@ -190,7 +190,7 @@ def build_header(run: Engine, question: str) -> Header:
     )
 
 
-def _sources(run: Engine, spec: dict[str, Any]) -> dict[str, Any]:
+def _sources(run: Setup, spec: dict[str, Any]) -> dict[str, Any]:
     """Where the configuration came from, so that a resumed debate can load it again and check it."""
     protocol = run.protocol
     return {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from agora.transcript import MessageEvent
 
 if TYPE_CHECKING:
-    from agora.protocol.kinds import PhaseKind
+    from agora.protocol.spec import PhaseKind
 
 
 @dataclass

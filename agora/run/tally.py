@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from agora.aggregation.ballot import Ballot
 from agora.aggregation.candidates import Candidate
 from agora.aggregation.dissent import dissent, value_conflict
 from agora.aggregation.outcome import aggregate
 from agora.aggregation.relevance import agent_weights, measure_relevance
+from agora.run.context import RunContext
 from agora.transcript import BallotEvent, OutcomeEvent
-
-if TYPE_CHECKING:
-    from agora.run.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ class Weighting:
     error: str | None
 
 
-async def value_weights(run: Engine, question: str) -> Weighting:
+async def value_weights(run: RunContext, question: str) -> Weighting:
     """Each agent's value-weighted voting weight (agora.aggregation.relevance). A judge that cannot score leaves every
     ballot at its plain weight, and the reason is recorded in the outcome."""
     agg = run.spec.aggregation
@@ -51,13 +48,13 @@ async def value_weights(run: Engine, question: str) -> Weighting:
     )
 
 
-async def weighting_for(run: Engine, question: str) -> Weighting | None:
+async def weighting_for(run: RunContext, question: str) -> Weighting | None:
     """The value weighting when the protocol weighs ballots by values, else None."""
     return await value_weights(run, question) if run.spec.aggregation.by_values else None
 
 
 def tally(
-    run: Engine,
+    run: RunContext,
     ballots: list[BallotEvent],
     merged: list[Candidate],
     weighting: Weighting | None = None,

@@ -13,28 +13,22 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from agora.backends.base import Backend, ChatMessage, Generation, GenerationRequest
 from agora.graph import in_neighbours, out_neighbours
 from agora.persona import Persona
 from agora.protocol.contexts import AgentContext, MessageView, PersonaView
-from agora.protocol.kinds import phase_kind
-from agora.protocol.spec import PhaseSpec
+from agora.protocol.spec import PhaseSpec, phase_kind
 from agora.run.answers import extract_answer
-from agora.run.record import message_id, prompt_hash
+from agora.run.record import Recorder, message_id, prompt_hash
 from agora.run.seeds import derive_seed
+from agora.run.setup import Setup
 from agora.run.state import RoundState
 from agora.transcript import MessageEvent
 
-if TYPE_CHECKING:
-    from agora.run.engine import Engine
-
 #: a readable answer has at least one letter or digit
 _READABLE = re.compile(r"\w")
-
-#: reads a canonical answer from a reply, or None when it finds none
-AnswerReader = Callable[[str], str | None]
 
 T = TypeVar("T", bound=Any)
 
@@ -90,8 +84,9 @@ class Reply:
 class Turns:
     """Asks a run's agents (and its neutral judge or mediator) for replies."""
 
-    def __init__(self, run: Engine):
-        self.run = run
+    def __init__(self, setup: Setup, record: Recorder):
+        self.setup = setup
+        self.record = record
         self._personas: dict[str, PersonaView] = {}
         self._messages: dict[str, MessageView] = {}  # message id -> view: built once, shown to many agents
 
@@ -113,20 +108,20 @@ class Turns:
     ) -> AgentContext:
         """``persona``'s context in ``phase``: the phase's context model, with ``extra`` fields (a ballot's
         candidates)."""
-        run = self.run
+        setup = self.setup
         if persona.name not in self._personas:
             self._personas[persona.name] = PersonaView.of(persona)
-        context: type[AgentContext] = run.protocol.context_of(phase)  # type: ignore[assignment]
+        context: type[AgentContext] = setup.protocol.context_of(phase)  # type: ignore[assignment]
         return context(
             question=state.question,
             persona=self._personas[persona.name],
             round=state.round,
-            rounds=run.spec.rounds,
+            rounds=setup.spec.rounds,
             phase=phase.name,
-            agents=run.agents,
+            agents=setup.agents,
             own=self.view(own) if own is not None else None,
             inbox=[self.view(m) for m in inbox],
-            role=run.roles.get(persona.name),
+            role=setup.roles.get(persona.name),
             **extra,
         )
 
@@ -139,7 +134,7 @@ class Turns:
         default_tokens: int | None = None,
     ) -> GenerationRequest:
         """The chat prompt for ``persona``: the protocol's system template, then the phase's template."""
-        protocol = self.run.protocol
+        protocol = self.setup.protocol
         variables = context.variables()
         system = protocol.system_template.render(**variables)
         user = protocol.templates[phase.name].render(**variables)
@@ -150,7 +145,7 @@ class Turns:
             temperature=gen.temperature,
             top_p=gen.top_p,
             seed=derive_seed(
-                gen.seed if gen.seed is not None else self.run.seed, persona.name, r, phase.name
+                gen.seed if gen.seed is not None else self.setup.seed, persona.name, r, phase.name
             ),
             agent=persona.name,
             phase=phase.name,
@@ -160,8 +155,8 @@ class Turns:
     async def call(self, name: str, request: GenerationRequest, backend: Backend | None = None) -> Reply:
         """Ask the agent's backend (or ``backend``), with the protocol's timeout."""
         start = time.perf_counter()
-        backend = backend or self.run.backends[name]
-        timeout = self.run.spec.timeout_s
+        backend = backend or self.setup.backends[name]
+        timeout = self.setup.spec.timeout_s
         try:
             gen = await asyncio.wait_for(backend.generate(request), timeout)
         except asyncio.TimeoutError:
@@ -178,8 +173,8 @@ class Turns:
     def answer(self, text: str) -> str:
         """A reply's answer: what the run's ``read_answer`` reads from it, else (or when it reads nothing) its short
         answer; an unreadable reply keeps its first sentence, so it can still stand as a candidate."""
-        read = self.run.read_answer(text) if self.run.read_answer is not None else None
-        return read or extract_answer(text, self.run.spec.answer_max_chars)
+        read = self.setup.read_answer(text) if self.setup.read_answer is not None else None
+        return read or extract_answer(text, self.setup.spec.answer_max_chars)
 
     async def turn(
         self,
@@ -190,8 +185,8 @@ class Turns:
         own: MessageEvent | None,
     ) -> MessageEvent:
         """One agent's turn in ``phase``, recorded as a message (failed turns too)."""
-        run = self.run
-        persona = run.personas[name]
+        setup = self.setup
+        persona = setup.personas[name]
         request = self.request(persona, phase, state.round, self.context(state, persona, phase, own, inbox))
         reply = await self.call(name, request)
         text = reply.text
@@ -206,7 +201,7 @@ class Turns:
             kind=phase.kind,
             agent=name,
             model=persona.model,
-            recipients=out_neighbours(run.graph, name),
+            recipients=out_neighbours(setup.graph, name),
             seen=[m.id for m in inbox] + ([own.id] if own is not None else []),
             prompt_hash=prompt_hash(request.messages),
             text=text,
@@ -225,7 +220,7 @@ class Turns:
     ) -> list[T]:
         """``one(name, earlier)`` for every name, all at once (``earlier`` empty) or one after another (``earlier``:
         the turns so far), with a progress notice as the phase starts and after each turn."""
-        record = self.run.record
+        record = self.record
         start = time.perf_counter()
         total = len(names)
         record.notify("phase", r, phase.name, 0, total)
@@ -254,22 +249,24 @@ class Turns:
         """Every agent's turn in ``phase``, recorded and closed. Each hears its in-neighbours' messages of the previous
         phase, or ``shown`` when given (the same messages for everyone); in sequential phases also what its
         in-neighbours said earlier in this phase."""
-        run = self.run
+        setup = self.setup
         start = time.perf_counter()
 
         async def one(name: str, earlier: list[MessageEvent]) -> MessageEvent:
             if shown is not None:
                 inbox = list(shown)
             else:
-                senders = in_neighbours(run.graph, name)
+                senders = in_neighbours(setup.graph, name)
                 previous = state.previous
                 inbox = [previous[u] for u in senders if u in previous and previous[u].ok]
                 said = {m.agent: m for m in earlier}
                 inbox += [said[u] for u in senders if u in said and said[u].ok]
             return await self.turn(state, phase, name, inbox, state.latest.get(name))
 
-        messages = await self.each(phase, state.round, run.order, one, sequential=phase.turns == "sequential")
-        run.record.close_phase(
+        messages = await self.each(
+            phase, state.round, setup.order, one, sequential=phase.turns == "sequential"
+        )
+        self.record.close_phase(
             phase, state.round, start, messages, failed_word=phase_kind(phase.kind).failed_word
         )
         return messages
@@ -277,14 +274,14 @@ class Turns:
     # -- the neutral role (judge, mediator) --------------------------------------------------------------------------
     def neutral_name(self) -> str:
         """The first agent (in debate order) on the model most personas use."""
-        run = self.run
-        models = [run.personas[n].model for n in run.order]
+        setup = self.setup
+        models = [setup.personas[n].model for n in setup.order]
         common = max(models, key=lambda m: (models.count(m), -models.index(m)))
-        return next(n for n in run.order if run.personas[n].model == common)
+        return next(n for n in setup.order if setup.personas[n].model == common)
 
     def neutral_backend(self) -> Backend:
         """The backend of the model most personas use (ties: the first in debate order): one judge for all."""
-        return self.run.backends[self.neutral_name()]
+        return self.setup.backends[self.neutral_name()]
 
     async def neutral(
         self,
@@ -305,16 +302,16 @@ class Turns:
         """A phase of the neutral role (mediator or judge), which holds no persona and runs on the model most
         personas use: one reply to ``messages`` per name, each seeded by its name, emitted with the phase's closing
         event. ``answered``: a reply's text is also its answer."""
-        run = self.run
+        setup = self.setup
         start = time.perf_counter()
-        run.record.notify("phase", r, phase.name, 0, len(names))
+        self.record.notify("phase", r, phase.name, 0, len(names))
         requests = [
             GenerationRequest(
                 messages=messages,
                 max_new_tokens=max_new_tokens,
                 temperature=temperature,
                 top_p=top_p,
-                seed=derive_seed(run.seed, name, r, phase.name),
+                seed=derive_seed(setup.seed, name, r, phase.name),
                 agent=name,
                 phase=phase.name,
             )
@@ -322,7 +319,7 @@ class Turns:
         ]
         backend = self.neutral_backend()
         replies = await asyncio.gather(*(self.call(speaker, q, backend) for q in requests))
-        model = run.personas[self.neutral_name()].model
+        model = setup.personas[self.neutral_name()].model
         events = [
             MessageEvent(
                 id=message_id(r, phase.name, name),
@@ -340,5 +337,5 @@ class Turns:
             )
             for name, reply in zip(names, replies, strict=True)
         ]
-        run.record.close_phase(phase, r, start, events, names=names, check_quorum=False)
+        self.record.close_phase(phase, r, start, events, names=names, check_quorum=False)
         return events

@@ -1,8 +1,8 @@
-"""The built-in phase kinds, registered on import (:mod:`agora.protocol.kinds` says what a kind is)."""
+"""The built-in phase kinds, registered on import (:mod:`agora.protocol.spec` says what a kind is)."""
 
 from __future__ import annotations
 
-from agora.protocol.kinds import register_phase_kind
+from agora.protocol.spec import register_phase_kind
 from agora.run.kinds.judge import Judge
 from agora.run.kinds.speak import Critique, Propose, Revise
 from agora.run.kinds.vote import Vote

@@ -4,19 +4,18 @@ lets the debate go on; in the last round it must decide. Its verdict is the outc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agora.backends.base import ChatMessage
 from agora.protocol.contexts import JudgeContext
-from agora.protocol.kinds import PhaseKind, phase_kind
-from agora.protocol.spec import PhaseSpec
+from agora.protocol.spec import PhaseKind, PhaseSpec, phase_kind
+from agora.run.context import RunContext
 from agora.run.kinds.vote import DEFAULT_VOTE_TOKENS
 from agora.run.verdict import parse_verdict
 from agora.transcript import MessageEvent, OutcomeEvent, StopEvent
 
 if TYPE_CHECKING:
     from agora.protocol.spec import ProtocolSpec
-    from agora.run.engine import Engine
     from agora.run.state import RoundState
 
 
@@ -39,17 +38,17 @@ class Judge(PhaseKind):
         if len(spec.roles) < 2:
             raise ValueError("a protocol with a judge phase names the debaters' roles (at least two)")
 
-    async def run(self, run: Any, state: Any, phase: PhaseSpec) -> bool:
+    async def run(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
         final = state.round == run.spec.rounds
         message = await judge_turn(run, state, phase, final)
         return decide(run, state, message, final)
 
-    async def replay(self, run: Any, state: Any, phase: PhaseSpec) -> bool:
+    async def replay(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
         (message,) = run.record.transcript.phase_messages(state.round, phase.name)
         return decide(run, state, message, state.round == run.spec.rounds)
 
 
-async def judge_turn(run: Engine, state: RoundState, phase: PhaseSpec, final: bool) -> MessageEvent:
+async def judge_turn(run: RunContext, state: RoundState, phase: PhaseSpec, final: bool) -> MessageEvent:
     """One greedy reply from the neutral judge to this round's messages, recorded as the phase."""
     shown = [m for m in state.previous.values() if m.ok]
     context = JudgeContext(
@@ -75,7 +74,7 @@ async def judge_turn(run: Engine, state: RoundState, phase: PhaseSpec, final: bo
     return message
 
 
-def decide(run: Engine, state: RoundState, message: MessageEvent, final: bool) -> bool:
+def decide(run: RunContext, state: RoundState, message: MessageEvent, final: bool) -> bool:
     """Read the judge's verdict; when it names a side (always in the final round), record the outcome and return True
     (the debate is decided)."""
     r = state.round

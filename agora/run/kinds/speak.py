@@ -4,16 +4,15 @@ in the vote; a reply with no readable answer is a failed turn); ``critique`` mes
 
 from __future__ import annotations
 
-from typing import Any
-
-from agora.protocol.kinds import PhaseKind
-from agora.protocol.spec import PhaseSpec
+from agora.protocol.spec import PhaseKind, PhaseSpec
+from agora.run.context import RunContext
+from agora.run.state import RoundState
 
 
 class Speak(PhaseKind):
     """Every agent writes one message, heard by the next phase."""
 
-    async def run(self, run: Any, state: Any, phase: PhaseSpec) -> bool:
+    async def run(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
         state.heard(await run.turns.speak(state, phase), self)
         return False
 

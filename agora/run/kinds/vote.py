@@ -5,14 +5,14 @@ into the debate's outcome. It runs in the last round, or at once when the debate
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agora.aggregation.candidates import Candidate, merge_answers
 from agora.errors import DebateError
 from agora.protocol.contexts import BallotContext, CandidateView
-from agora.protocol.kinds import PhaseKind
-from agora.protocol.spec import PhaseSpec
+from agora.protocol.spec import PhaseKind, PhaseSpec
 from agora.run.ballots import failed_ballot, generated_ballot, own_ballot, scored_ballot
+from agora.run.context import RunContext
 from agora.run.seeds import ballot_order
 from agora.run.state import RoundState
 from agora.run.tally import tally, weighting_for
@@ -21,7 +21,6 @@ from agora.transcript import BallotEvent
 
 if TYPE_CHECKING:
     from agora.protocol.spec import ProtocolSpec
-    from agora.run.engine import Engine
 
 #: new tokens for a written ballot when the phase does not say
 DEFAULT_VOTE_TOKENS = 24
@@ -44,7 +43,7 @@ class Vote(PhaseKind):
         if spec.mediation is not None:
             raise ValueError("a protocol with mediation ends with the mediator's statement, not a vote phase")
 
-    async def run(self, run: Any, state: Any, phase: PhaseSpec) -> bool:
+    async def run(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
         merged = candidates(run, state.latest)
         if not merged:
             raise DebateError("no agent has an answer to vote on")
@@ -53,11 +52,11 @@ class Vote(PhaseKind):
         run.record.emit(tally(run, valid, merged, weighting), sync=True)
         return False
 
-    async def replay(self, run: Any, state: Any, phase: PhaseSpec) -> bool:
+    async def replay(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
         return False  # its outcome is in the transcript already
 
 
-def candidates(run: Engine, latest: dict) -> list[Candidate]:
+def candidates(run: RunContext, latest: dict) -> list[Candidate]:
     """Every agent's latest answer, with answers that say the same merged into one candidate."""
     answers = {n: latest[n].answer or latest[n].text[:200] for n in run.order if n in latest}
     agg = run.spec.aggregation
@@ -67,7 +66,7 @@ def candidates(run: Engine, latest: dict) -> list[Candidate]:
 
 
 async def cast_ballots(
-    run: Engine, state: RoundState, phase: PhaseSpec, merged: list[Candidate]
+    run: RunContext, state: RoundState, phase: PhaseSpec, merged: list[Candidate]
 ) -> list[BallotEvent]:
     """Every agent's ballot over the candidates, emitted with the phase's closing event; returns the valid ballots
     (the phase fails below the quorum)."""
