@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from agora.aggregation import RULES, Ballot, aggregate, register_rule
 from agora.backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
-from agora.errors import AgoraError, ConfigError, DebateError, ModelNotFoundError, TranscriptError
+from agora.errors import (
+    AgoraError,
+    ConfigError,
+    DebateError,
+    ModelNotFoundError,
+    PluginError,
+    TranscriptError,
+)
 from agora.graph import GraphSpec, build_graph
 from agora.persona import Persona, load_persona, load_personas
 from agora.protocol import Protocol, ProtocolSpec, load_protocol
@@ -35,6 +42,7 @@ __all__ = [
     "GraphSpec",
     "ModelNotFoundError",
     "Persona",
+    "PluginError",
     "Protocol",
     "ProtocolSpec",
     "ScriptedBackend",

@@ -231,10 +231,11 @@ def cmd_protocols(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from agora.aggregation.registry import RULES
+    from agora.aggregation.registry import all_rules
 
-    width = max(len(name) for name in RULES)
-    for info in RULES.values():
+    rules = all_rules()  # agora's and installed plugins'
+    width = max(len(name) for name in rules)
+    for info in rules.values():
         print(f"{info.name:<{width}}  {info.summary}")
     print(
         "\nEvery rule also runs value-weighted (aggregation.by_values: true): each ballot weighs by the question's "
@@ -248,10 +249,10 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
     from agora.aggregation.ballot_file import load_ballots
     from agora.aggregation.outcome import aggregate
-    from agora.aggregation.registry import RULES, get_rule
+    from agora.aggregation.registry import all_rules, get_rule
 
     candidates, ballots = load_ballots(args.file)
-    names = list(RULES) if args.rule == "all" else [get_rule(args.rule, field="--rule").name]
+    names = list(all_rules()) if args.rule == "all" else [get_rule(args.rule, field="--rule").name]
     results = []
     for name in names:
         try:

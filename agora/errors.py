@@ -39,6 +39,11 @@ class ConfigError(AgoraError):
     """A persona card, protocol spec, graph or template is invalid."""
 
 
+class PluginError(ConfigError):
+    """An installed plugin (an entry point in one of agora's groups) cannot be loaded or is not what its group
+    expects. The message names the plugin's distribution, its entry point and the cause."""
+
+
 class ModelNotFoundError(AgoraError):
     """A persona names a model that no backend can resolve."""
 

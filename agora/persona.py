@@ -9,9 +9,10 @@ A card is a YAML file::
     contributor: {name: ..., licence: Apache-2.0, model_card: https://...}
     generation: {max_new_tokens: 96, temperature: 0.0}
 
-``model`` names a catalog model, a local model directory or GGUF file, or ``NAME@http://host:port/v1`` for a model
-behind an OpenAI-compatible endpoint (tuned by an optional ``endpoint:`` block). Unknown fields are rejected, and
-every error names the file and the field.
+``model`` names a catalog model, a local model directory or GGUF file, ``NAME@http://host:port/v1`` for a model
+behind an OpenAI-compatible endpoint (tuned by an optional ``endpoint:`` block), or ``BACKEND:REF`` for a backend an
+installed plugin provides (see :mod:`agora.backends.registry`). Unknown fields are rejected, and every error names
+the file and the field.
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
 """A protocol: its validated spec with compiled prompt templates, loaded by name or path and checked before any model
-loads (every template rendered once on sample contexts)."""
+loads (every template rendered once on sample contexts). Names resolve to the shipped specs, then to those of
+installed plugins (entry points in ``agora.protocols``, see :func:`plugin_protocols`)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
 
 from agora._yaml import read_model
 from agora.errors import ConfigError, pydantic_error_line
+from agora.plugins import PROTOCOLS as PROTOCOL_GROUP
+from agora.plugins import plugin_objects, plugins, warn_once
 from agora.protocol.contexts import AgentContext, MediatorContext, TemplateContext
 from agora.protocol.spec import PhaseSpec, ProtocolSpec, phase_kind
 from agora.protocol.templates import PromptTemplate, make_environment
@@ -112,15 +117,20 @@ class Protocol:
 
 
 def resolve_protocol_path(name_or_path: str | Path) -> Path:
-    """A protocol name (``debate``) resolves to a shipped spec; anything else is a file path."""
+    """A protocol name (``debate``) resolves to a shipped spec, then to an installed plugin's (see
+    :func:`plugin_protocols`); anything else is a file path."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file() or "/" in str(name_or_path):
         return candidate
     shipped = builtin_dir("protocols") / f"{name_or_path}.yaml"
-    if not shipped.exists():
-        available = sorted(p.stem for p in builtin_dir("protocols").glob("*.yaml"))
-        raise ConfigError(f"unknown protocol {str(name_or_path)!r} (shipped: {', '.join(available)})")
-    return shipped
+    if shipped.exists():
+        return shipped
+    from_plugins = plugin_protocols()
+    if str(name_or_path) in from_plugins:
+        return from_plugins[str(name_or_path)]
+    available = sorted(p.stem for p in builtin_dir("protocols").glob("*.yaml"))
+    more = f"; from plugins: {', '.join(from_plugins)}" if from_plugins else ""
+    raise ConfigError(f"unknown protocol {str(name_or_path)!r} (shipped: {', '.join(available)}{more})")
 
 
 def load_protocol(name_or_path: str | Path = "debate") -> Protocol:
@@ -162,4 +172,48 @@ def try_templates(protocol: Protocol) -> None:
 
 
 def list_protocols() -> list[Path]:
-    return sorted(builtin_dir("protocols").glob("*.yaml"))
+    """The spec of every protocol a name resolves to: the shipped ones, then the plugins' (by name)."""
+    return sorted(builtin_dir("protocols").glob("*.yaml")) + list(plugin_protocols().values())
+
+
+def plugin_protocols() -> dict[str, Path]:
+    """Protocol name -> spec file, from the directories installed plugins advertise in ``agora.protocols``.
+
+    An entry point's object is a module (a package whose directory holds the specs) or a path (``str`` or
+    ``os.PathLike``) to a directory; each ``*.yaml`` in it is a protocol named by its file name. A name a shipped
+    protocol (or an earlier plugin, by entry point name) already has is not shadowed: the plugin's spec is left out,
+    with a warning giving its path (load it by path). A broken plugin is left out and logged once.
+    """
+    names = {p.stem for p in builtin_dir("protocols").glob("*.yaml")}
+    found: dict[str, Path] = {}
+    for name, obj in plugin_objects(PROTOCOL_GROUP).items():
+        plugin = plugins(PROTOCOL_GROUP)[name]
+        directory = _protocol_directory(obj)
+        if directory is None or not directory.is_dir():
+            what = f"names {str(directory)!r}" if directory is not None else f"is a {type(obj).__name__}"
+            warn_once(f"{plugin.describe()} {what}, not a package or a directory of protocol specs")
+            continue
+        for spec in sorted(directory.glob("*.yaml")):
+            if spec.stem in names:
+                warn_once(
+                    f"{plugin.describe()}: protocol {spec.stem!r} is not used by name, another protocol has it; "
+                    f"load it by path: {spec}"
+                )
+                continue
+            names.add(spec.stem)
+            found[spec.stem] = spec
+    return found
+
+
+def _protocol_directory(obj: object) -> Path | None:
+    """The directory a protocol plugin's object names (None: neither a module nor a path): a package's own
+    directory, the directory a plain module's file is in, or the path itself."""
+    if isinstance(obj, ModuleType):
+        locations = list(getattr(obj, "__path__", None) or [])  # a package (a namespace package too)
+        if locations:
+            return Path(locations[0])
+        file = getattr(obj, "__file__", None)
+        return Path(file).parent if file else None
+    if isinstance(obj, (str, os.PathLike)):
+        return Path(obj).expanduser()
+    return None

@@ -1,0 +1,1 @@
+"""The plugin's protocol specs: every *.yaml in this package's directory (advertised in ``agora.protocols``)."""
