@@ -8,9 +8,12 @@ A package extends agora without touching it by declaring entry points in its ``p
     veto = "agora_echo.rules:veto"            # a spec's  aggregation: {rule: veto}
     [project.entry-points."agora.protocols"]
     echo = "agora_echo.protocols"             # a package whose directory holds protocol specs
+    [project.entry-points."agora.phase_kinds"]
+    poll = "agora_echo.kinds:Poll"            # a spec's  phases: [{kind: poll, ...}]
 
 This module only finds and loads them. What each group's objects must be is checked where they are used
-(:mod:`agora.backends.registry`, :mod:`agora.aggregation.registry`, :mod:`agora.protocol.loader`), and names
+(:mod:`agora.backends.registry`, :mod:`agora.aggregation.registry`, :mod:`agora.protocol.loader`,
+:mod:`agora.protocol.spec`), and names
 registered in code (agora's built-ins) always come first, so a plugin cannot replace a built-in.
 
 Nothing is imported until it is asked for: :func:`plugins` reads installed metadata only, and :func:`load_plugin`
@@ -32,7 +35,8 @@ from agora.errors import PluginError
 BACKENDS = "agora.backends"
 RULES = "agora.rules"
 PROTOCOLS = "agora.protocols"
-GROUPS = (BACKENDS, RULES, PROTOCOLS)
+PHASE_KINDS = "agora.phase_kinds"
+GROUPS = (BACKENDS, RULES, PROTOCOLS, PHASE_KINDS)
 
 log = logging.getLogger("agora.plugins")
 

@@ -38,7 +38,9 @@ def test_wheel_ships_personas_and_protocols(tmp_path):
         assert f"agora/_builtin/personas/{card.name}" in names
     assert "agora/_builtin/protocols/debate.yaml" in names
     assert "agora/_builtin/protocols/debate/vote.j2" in names
-    assert "agora/views/templates/report.html.j2" in names and "agora/views/templates/_outcome.html.j2" in names
+    assert (
+        "agora/views/templates/report.html.j2" in names and "agora/views/templates/_outcome.html.j2" in names
+    )
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

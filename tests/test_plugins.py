@@ -27,6 +27,7 @@ from agora.cli import main
 from agora.errors import ConfigError, ModelNotFoundError, PluginError
 from agora.plugins import clear_cache, load_plugin, plugins
 from agora.protocol.loader import list_protocols, load_protocol, resolve_protocol_path
+from agora.protocol.spec import PHASE_KINDS, phase_kind
 
 PLUGIN_SRC = Path(__file__).resolve().parent / "plugin_pkg"
 QUESTION = "Should the library open on Sundays?"
@@ -116,6 +117,23 @@ async def test_a_debate_runs_on_the_plugins_backend_protocol_and_rule(installed,
     assert outcome.dissenters == ["cy"]
 
 
+async def test_a_protocol_names_the_plugins_phase_kind_and_the_round_loop_runs_it(installed, tmp_path):
+    try:
+        with pytest.raises(ValueError, match="unknown phase kind 'nothing'.*reflect"):
+            phase_kind("nothing")  # the error lists the plugin's kind, not yet imported
+        personas = [card(tmp_path, n, f"echo:{n} says yes") for n in ("ann", "bo", "cy")]
+        result = await Debate(personas, "echo_reflect", seed=1).run(QUESTION)
+        assert type(phase_kind("reflect")).__module__ == "agora_echo.kinds"
+        t = result.transcript
+        assert t.status == "completed"
+        reflected = t.phase_messages(1, "reflect")
+        assert [m.agent for m in reflected] == ["ann", "bo", "cy"]
+        assert all(m.ok and m.seen == [f"r1.propose.{m.agent}"] for m in reflected)  # it heard only itself
+        assert [e.phase for e in t.events if e.type == "phase"] == ["propose", "reflect", "vote"]
+    finally:
+        PHASE_KINDS.pop("reflect", None)
+
+
 def test_plugin_names_are_listed_with_the_built_ins_and_built_ins_still_resolve(installed, tmp_path, caplog):
     assert {"echo", "broken", "openai", "transformers"} <= set(backend_names())
     assert set(RULES) < set(rule_names()) and "veto" in rule_names()
@@ -136,7 +154,11 @@ def test_plugin_names_are_listed_with_the_built_ins_and_built_ins_still_resolve(
         assert load_protocol("debate").spec.rounds == 2
         paths = list_protocols()
         list_protocols()
-    assert paths[-1] == installed / "agora_echo" / "protocols" / "echo_debate.yaml"
+    plugin_dir = installed / "agora_echo" / "protocols"
+    assert paths[-2:] == [
+        plugin_dir / "echo_debate.yaml",
+        plugin_dir / "echo_reflect.yaml",
+    ]  # after the shipped
     assert [p.stem for p in paths].count("debate") == 1
     shadowed = [r.getMessage() for r in caplog.records if "'debate' is not used by name" in r.getMessage()]
     assert len(shadowed) == 1 and "agora-echo-plugin 0.1.0" in shadowed[0]

@@ -38,7 +38,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agora.errors import PluginError
 from agora.graph import GraphSpec
+from agora.plugins import PHASE_KINDS as PHASE_KIND_GROUP
+from agora.plugins import load_plugin, plugins
 from agora.protocol.contexts import AgentContext, TemplateContext
 
 MAX_ROUNDS = 20
@@ -81,7 +84,6 @@ class PhaseKind:
 
 
 PHASE_KINDS: dict[str, PhaseKind] = {}
-ENTRY_POINT_GROUP = "agora.phase_kinds"
 
 
 def register_phase_kind(kind: PhaseKind | type[PhaseKind]) -> PhaseKind:
@@ -94,13 +96,28 @@ def register_phase_kind(kind: PhaseKind | type[PhaseKind]) -> PhaseKind:
 
 
 def phase_kind(name: str) -> PhaseKind:
-    """The kind registered as ``name``; ValueError when there is none."""
+    """The kind registered as ``name``, or the installed plugin's (registered on first use); ValueError when there is
+    none, or when the plugin cannot be loaded (its one-line reason)."""
+    if name not in PHASE_KINDS:
+        try:
+            advertised = load_plugin(PHASE_KIND_GROUP, name)
+        except PluginError as exc:
+            raise ValueError(exc.detail) from None
+        if advertised is not None:
+            try:
+                kind = register_phase_kind(advertised)  # type: ignore[arg-type]
+            except TypeError:
+                raise ValueError(
+                    f"plugin phase kind {name!r} is not a PhaseKind subclass or instance"
+                ) from None
+            if kind.name != name:
+                del PHASE_KINDS[kind.name]
+                raise ValueError(f"plugin phase kind {name!r} names itself {kind.name!r}")
     try:
         return PHASE_KINDS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown phase kind {name!r} (available: {', '.join(sorted(PHASE_KINDS))})"
-        ) from None
+        known = ", ".join(sorted(set(PHASE_KINDS) | set(plugins(PHASE_KIND_GROUP))))
+        raise ValueError(f"unknown phase kind {name!r} (available: {known})") from None
 
 
 class _Frozen(BaseModel):
