@@ -6,6 +6,7 @@ User errors print one line naming the file, field or agent and exit with status 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from agora.errors import AgoraError, DebateError, one_line
 
 if TYPE_CHECKING:
     from agora.run.debate import DebateResult
+    from agora.views.progress import DebateProgress
 
 EXIT_USAGE = 2
 
@@ -29,42 +31,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"agora: error: {self.prog}: {one_line(message)} (see: {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-
-
-def _progress_printer():
-    """Progress on stderr: a live counter on a terminal, one line per phase otherwise."""
-    from agora.run.engine import Progress
-
-    def show(p: Progress) -> None:
-        stream = sys.stderr
-        live = stream.isatty()
-        cr = "\r" if live else ""
-        if not live and p.stage in ("phase", "turn"):
-            return
-        if p.stage == "loading":
-            print(f"loading model(s): {p.detail} ...", file=stream, flush=True)
-        elif p.stage == "relevance":
-            print(f"weighing votes by the relevance of {p.detail} ...", file=stream, flush=True)
-        elif p.stage == "phase":
-            print(f"[round {p.round}/{p.rounds}] {p.phase:<9} 0/{p.total}", end="", file=stream, flush=True)
-        elif p.stage == "turn":
-            mark = " ✗" if p.detail else ""
-            print(
-                f"{cr}[round {p.round}/{p.rounds}] {p.phase:<9} {p.done}/{p.total}{mark}",
-                end="",
-                file=stream,
-                flush=True,
-            )
-        elif p.stage == "phase-done":
-            extra = f", {p.detail}" if p.detail else ""
-            print(
-                f"{cr}[round {p.round}/{p.rounds}] {p.phase:<9} {p.done}/{p.total} answered in {p.elapsed_s:.1f} s"
-                f"{extra}",
-                file=stream,
-                flush=True,
-            )
-
-    return show
 
 
 def _default_out(protocol: str) -> Path:
@@ -91,12 +57,21 @@ def check_out_path(out: Path) -> None:
         )
 
 
-def _finish(run: Callable[[], DebateResult], out: Path) -> int:
-    """Run a debate (new or resumed) and print its outcome; a debate that fails is exit status 1."""
+def _progress(quiet: bool) -> DebateProgress | None:
+    """The debate's progress display on stderr, or none with ``--quiet``."""
+    from agora.views.progress import DebateProgress
+
+    return None if quiet else DebateProgress(sys.stderr)
+
+
+def _finish(run: Callable[[], DebateResult], out: Path, progress: DebateProgress | None) -> int:
+    """Run a debate (new or resumed) and print its outcome; a debate that fails is exit status 1. The progress
+    display's open bar, if any, is closed before anything else is printed."""
     from agora.views.terminal import render_outcome
 
     try:
-        result = run()
+        with progress or contextlib.nullcontext():
+            result = run()
     except DebateError as exc:
         print(f"agora: debate failed: {exc}", file=sys.stderr)
         print(f"transcript (marked failed): {out}", file=sys.stderr)
@@ -125,13 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"no persona named {name!r} (have: {', '.join(sorted(known))})", field="--only"
                 )
         personas = [p for p in personas if p.name in wanted]
-    debate = Debate(
-        personas,
-        args.protocol,
-        seed=args.seed,
-        rounds=args.rounds,
-        progress=None if args.quiet else _progress_printer(),
-    )
+    progress = _progress(args.quiet)
+    debate = Debate(personas, args.protocol, seed=args.seed, rounds=args.rounds, progress=progress)
     out = Path(args.out) if args.out else _default_out(debate.protocol.name)
     check_out_path(out)
     if not args.quiet:
@@ -141,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{d['edges']} edges, seed {d['seed']}",
             file=sys.stderr,
         )
-    return _finish(lambda: debate.run_sync(question, out=out), out)
+    return _finish(lambda: debate.run_sync(question, out=out), out, progress)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -163,8 +133,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             f"continuing {where}; {checkpoint.discarded} later event(s) dropped",
             file=sys.stderr,
         )
-    progress = None if args.quiet else _progress_printer()
-    return _finish(lambda: resume_sync(args.file, out=out, progress=progress), out)
+    progress = _progress(args.quiet)
+    return _finish(lambda: resume_sync(args.file, out=out, progress=progress), out, progress)
 
 
 def cmd_personas(args: argparse.Namespace) -> int:
@@ -293,11 +263,15 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from agora.experiment.runner import Sweep, print_notice
+    from agora.experiment.runner import Sweep
+    from agora.views.progress import SweepDisplay
 
     sweep = Sweep(args.spec, args.out, items=args.items)
-    notify = None if args.quiet else print_notice
-    report = sweep.rescore(notify) if args.rescore else sweep.run(notify)
+    if args.quiet:
+        report = sweep.rescore() if args.rescore else sweep.run()
+    else:
+        with SweepDisplay(sys.stderr) as display:
+            report = sweep.rescore(display.notice) if args.rescore else sweep.run(display.notice, display)
     print(report.table)
     print(
         f"\n{report.ran} runs now, {report.skipped} already done; results in {report.out}/results.jsonl "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from agora.experiment.configs import Configuration, configurations
 from agora.experiment.metrics import Summary, majority, summarise, summary_table, wilson
 from agora.experiment.results import COLUMNS, read_rows, score_transcript
-from agora.experiment.runner import Sweep, SweepReport, run_experiment
+from agora.experiment.runner import Sweep, SweepProgress, SweepReport, run_experiment
 from agora.experiment.spec import ExperimentSpec, load_spec
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ExperimentSpec",
     "Summary",
     "Sweep",
+    "SweepProgress",
     "SweepReport",
     "configurations",
     "load_spec",

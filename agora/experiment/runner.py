@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -61,6 +60,22 @@ class SweepReport:
 
 
 Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """How far a sweep is, for a progress display: ``done`` of ``total`` runs finished, ``skipped`` of them by an
+    earlier run of the same sweep. ``mark`` says how the run that just finished went ('right', 'wrong' or 'FAILED');
+    it is empty in the notice sent before the first run."""
+
+    name: str
+    done: int
+    total: int
+    skipped: int
+    mark: str = ""
+
+
+ProgressCallback = Callable[[SweepProgress], None]
 
 
 def _eta(seconds: float) -> str:
@@ -118,8 +133,11 @@ class Sweep:
             for config in self.configs:
                 yield config, item
 
-    def run(self, notify: Notify | None = None) -> SweepReport:
+    def run(self, notify: Notify | None = None, progress: ProgressCallback | None = None) -> SweepReport:
+        """Run the runs not yet in ``results.jsonl``. ``notify`` gets a line before the first run and one per
+        finished run (with an ETA); ``progress`` the same moments as :class:`SweepProgress` notices."""
         notify = notify or (lambda line: None)
+        progress = progress or (lambda p: None)
         self.out.mkdir(parents=True, exist_ok=True)
         results = self.out / RESULTS
         rows = read_rows(results)
@@ -132,6 +150,7 @@ class Sweep:
             f"experiment {self.spec.name}: {len(self.configs)} configurations x {len(self.items)} items = "
             f"{len(jobs)} runs" + (f"; {skipped} already done, {len(todo)} to run" if skipped else "")
         )
+        progress(SweepProgress(self.spec.name, skipped, len(jobs), skipped))
         start = time.perf_counter()
         with results.open("a", encoding="utf-8") as fh:
             for k, (config, item) in enumerate(todo, start=1):
@@ -145,6 +164,7 @@ class Sweep:
                     f"[{skipped + k}/{len(jobs)}] {config.label} · {item.key}: {mark} "
                     f"({row['wall_s']:.1f} s) · ETA {_eta(eta)}"
                 )
+                progress(SweepProgress(self.spec.name, skipped + k, len(jobs), skipped, mark))
         wanted = {row_id(c.id, i) for c, i in jobs}
         mine = [r for r in rows if r["row_id"] in wanted]
         return SweepReport(self.out, mine, len(todo), skipped, self._write_summaries(mine))
@@ -290,11 +310,8 @@ def run_experiment(
     backend: Backend | None = None,
     notify: Notify | None = None,
     rescore: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> SweepReport:
     """Run (or finish) the sweep a spec describes, or only score its finished rows again; see :class:`Sweep`."""
     sweep = Sweep(spec_path, out, items=items, backend=backend)
-    return sweep.rescore(notify) if rescore else sweep.run(notify)
-
-
-def print_notice(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    return sweep.rescore(notify) if rescore else sweep.run(notify, progress)
