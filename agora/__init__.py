@@ -7,6 +7,7 @@ and reports who dissented. ``import agora`` does not import torch.
 
 from __future__ import annotations
 
+from agora._version import __version__ as __version__
 from agora.aggregation import RULES, Ballot, aggregate, register_rule
 from agora.backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
 from agora.errors import (
@@ -24,8 +25,6 @@ from agora.run.debate import Debate, DebateResult
 from agora.run.resume import debate_from_transcript, resume, resume_sync
 from agora.transcript import Transcript
 from agora.views import html as _html  # noqa: F401  (shows transcripts and outcomes in notebooks)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "RULES",

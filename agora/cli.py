@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from agora import __version__
+from agora._version import __version__
 from agora.errors import AgoraError, DebateError, one_line
 
 if TYPE_CHECKING:

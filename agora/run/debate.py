@@ -1,10 +1,9 @@
 """The Python API: build a debate from persona cards, a protocol and a graph, then run it.
 
-from agora import Debate, load_personas
-
-debate = Debate(load_personas(), protocol="debate", seed=0)
-result = debate.run_sync("Should cities ban cars from their centres?", out="debate.jsonl")
-print(result.answer, result.tally)
+    >>> from agora import Debate, load_personas
+    >>> debate = Debate(load_personas(), protocol="debate", seed=0)
+    >>> result = debate.run_sync("Should cities ban cars from their centres?", out="debate.jsonl")
+    >>> print(result.answer, result.tally)
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from agora.graph import build_graph, check_graph
 from agora.persona import Persona, load_personas
 from agora.protocol.loader import Protocol, load_protocol
 from agora.run.engine import AnswerReader, Engine, ProgressCallback
-from agora.transcript import OutcomeEvent, Transcript
+from agora.transcript import OutcomeEvent, Transcript, html_view
 
 MAX_QUESTION_CHARS = 4000
 
@@ -56,11 +55,9 @@ class DebateResult:
         """Rule -> candidate -> score."""
         return self.outcome.scores
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         """Notebook display: the transcript's summary and outcome (see :func:`agora.views.html.transcript_html`)."""
-        from agora.views.html import transcript_html
-
-        return transcript_html(self.transcript)
+        return html_view(self.transcript)
 
     def __str__(self) -> str:
         o = self.outcome

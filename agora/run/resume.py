@@ -1,7 +1,7 @@
 """Resume a killed or failed debate from its transcript.
 
-from agora import resume_sync
-result = resume_sync("transcripts/debate.jsonl")   # continues the file in place
+    >>> from agora import resume_sync
+    >>> result = resume_sync("transcripts/debate.jsonl")   # continues the file in place
 
 The transcript's header says where the configuration came from: the protocol spec file (with any overrides such as
 ``--rounds``), its template directory, and each persona's card file. :func:`debate_from_transcript` loads them again

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from agora._version import __version__
 from agora.analysis.load import Collection, load
 from agora.analysis.plots import agreement_heatmap, consensus_plot, persuasion_plot, position_colour
 from agora.analysis.summary import DebateSummary, ExperimentSummary, accuracy_tables, aggregate, summarise
@@ -76,8 +77,6 @@ def _experiment_plots(e: ExperimentSummary) -> dict[str, str]:
 
 def render_report(collection: Collection) -> str:
     """The report's HTML for what :func:`agora.analysis.load` returned."""
-    from agora import __version__
-
     debates = [summarise(t) for t in collection.transcripts]
     context: dict[str, Any] = {
         "version": __version__,
