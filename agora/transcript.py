@@ -147,7 +147,23 @@ class OutcomeEvent(_Event):
         default_factory=dict,
         description="values of the winners' side and the opposition (agora.aggregation.dissent)",
     )
-    voters: int = 0
+    voters: int = Field(default=0, description="valid ballots: those counted")
+    cast: int = Field(
+        default=0, description="ballots asked for (one per agent); 0 in transcripts before this field"
+    )
+    abstained: dict[str, str] = Field(
+        default_factory=dict,
+        description="agent -> why its ballot did not count (unreadable, restated the options, or its turn failed)",
+    )
+    quorum: int = Field(default=0, description="the valid ballots the protocol's quorum needs for a winner")
+    no_winner: str | None = Field(
+        default=None, description="why the outcome names no winner (too few valid ballots), or None"
+    )
+    robustness: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Condorcet winner or majority cycle, rules agreeing, the fewest ballots that flip the result, "
+        "leave-one-out (agora.aggregation.robustness)",
+    )
     weights: dict[str, float] = Field(
         default_factory=dict,
         description="value-weighted outcomes: agent -> the weight its ballot counted with",

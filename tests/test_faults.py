@@ -162,13 +162,20 @@ async def test_below_quorum_the_debate_fails_naming_round_phase_and_agents(kind,
     assert len(t.phase_messages(1, "revise")) == 4 and t.outcome is None
 
 
-async def test_vote_below_quorum_fails_naming_the_voters():
+async def test_a_vote_below_quorum_names_no_winner_and_the_abstainers():
+    """Unreadable ballots are abstentions, never votes: with fewer valid ballots than the quorum the debate completes
+    and its outcome names no winner, saying why."""
     faults = {n: Fault("garbage", frozenset({"vote"})) for n in ("bravo", "charlie", "delta")}
     backend = FaultyBackend(ScriptedBackend(make_reply()), faults)
-    with pytest.raises(DebateError) as info:
-        await Debate(personas(), protocol(), backend=backend).run(QUESTION)
-    message = str(info.value)
-    assert "phase 'vote': only 1 of 4 agents answered" in message
+    result = await Debate(personas(), protocol(), backend=backend).run(QUESTION)
+    outcome = result.transcript.outcome
+    assert result.transcript.status == "completed"
+    assert outcome.winner is None and outcome.answer == "" and outcome.dissenters == []
+    assert (outcome.cast, outcome.voters, outcome.quorum) == (4, 1, 2)
+    assert sorted(outcome.abstained) == ["bravo", "charlie", "delta"]
+    assert outcome.abstained["charlie"].startswith("unreadable ballot: no label among")
+    message = outcome.no_winner
+    assert message.startswith("only 1 of 4 ballots are valid, below the protocol's quorum of 50% (2 needed)")
     assert "charlie (unreadable ballot: no label among" in message
 
 

@@ -79,8 +79,10 @@ def test_a_voter_whose_scoring_fails_is_recorded_and_the_vote_goes_on():
 def test_a_backend_that_cannot_score_fails_its_ballots_clearly():
     personas = [make_persona(n) for n in NAMES]
     backend = agora.ScriptedBackend(lambda r: f"Answer: TOKEN-{r.agent}-x.")  # no scorer
-    with pytest.raises(agora.DebateError, match="quorum"):
-        agora.Debate(personas, scored_protocol(), backend=backend).run_sync("Q?")
+    outcome = agora.Debate(personas, scored_protocol(), backend=backend).run_sync("Q?").transcript.outcome
+    assert outcome.winner is None and outcome.voters == 0 and outcome.cast == len(NAMES)
+    assert "below the protocol's quorum" in outcome.no_winner
+    assert all("ScoringUnsupported" in reason for reason in outcome.abstained.values())
 
 
 # -- the report functions on hand-built ballots --------------------------------------------------------------------

@@ -3,6 +3,12 @@
 A voter sees the candidates under letter labels (shuffled per voter with a seeded RNG, so no answer profits from
 always being listed first) and is asked for the letters best first. :func:`parse_ranking` reads the reply robustly
 and reports every fallback it took, which the transcript records.
+
+A reply that cannot be read is an abstention with its reason, never a vote. So is a reply that **restates the
+options** instead of choosing among them (``"A. No.\nB. Public transport should not be free.\nC"``: small models
+often copy the list until their token limit): reading its labels in order would count the copy as a ranking in the
+order shown, or its cut-off last line as a first choice. A reply that restates the options and also gives an
+explicit ``Ranking:`` line is read from that line.
 """
 
 from __future__ import annotations
@@ -80,12 +86,51 @@ RANKING_KEYWORD = r"rank(?:ing)?"
 APPROVAL_KEYWORD = r"approv(?:e|ed|al|es)?"
 
 
-def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
+#: "B. some text" or "B) some text": a label followed by the text of an option
+_LABELLED_TEXT = re.compile(r"(?<![A-Za-z])([A-Z])[.)]\s+(\S[^\n]*?)(?=\s+[A-Z][.)]\s|\n|$)")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def restated_options(text: str, labels: list[str], options: dict[str, str] | None = None) -> list[str]:
+    """The labels whose option the reply writes out (``"B. <its text>"``), in order.
+
+    With ``options`` (label -> the option's text, as shown), a label counts only when the words after it begin like
+    its option's (half of the option's first four words, at least one); without, any label followed by text counts.
+    """
+    restated: list[str] = []
+    for label, after in _LABELLED_TEXT.findall(text):
+        if label not in labels or label in restated:
+            continue
+        if options is not None and label in options:
+            start = _words(options[label])[:4]
+            said = set(_words(after)[:8])
+            if start and sum(w in said for w in start) < max(1, len(start) // 2):
+                continue
+        restated.append(label)
+    return restated
+
+
+def _restates(text: str, labels: list[str], options: dict[str, str] | None) -> str | None:
+    """Why the reply is a copy of the options rather than a choice, or None."""
+    restated = restated_options(text, labels, options)
+    if len(restated) >= 2:
+        return f"restates options {', '.join(restated)} instead of choosing among them: ballot abstains"
+    return None
+
+
+def parse_ranking(text: str, labels: list[str], options: dict[str, str] | None = None) -> ParsedRanking:
     """Read a ranking of ``labels`` (``["A", "B", ...]``) from a voter's reply (see :func:`_read_labels`).
 
-    Labels the reply does not mention are tied last. No label at all is an abstention.
+    Labels the reply does not mention are tied last. No label at all is an abstention, and so is a reply that
+    restates the options without an explicit ranking line (``options``: label -> text, sharpens that check).
     """
     seen, method, notes = _read_labels(text, labels, RANKING_KEYWORD, "ranking")
+    echo = _restates(text, labels, options) if method != "ranking-line" or not seen else None
+    if echo is not None:
+        return ParsedRanking([], "echo", [echo])
     if not seen:
         return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} found: ballot abstains"])
     ranking = [[label] for label in seen]
@@ -96,12 +141,16 @@ def parse_ranking(text: str, labels: list[str]) -> ParsedRanking:
     return ParsedRanking(ranking, method, notes)
 
 
-def parse_approval(text: str, labels: list[str]) -> ParsedRanking:
+def parse_approval(text: str, labels: list[str], options: dict[str, str] | None = None) -> ParsedRanking:
     """Read the labels a voter approves (an ``Approve:`` line, else as :func:`parse_ranking` falls back).
 
-    The ranking is the approved labels tied first and the rest tied last; approving nothing is an abstention.
+    The ranking is the approved labels tied first and the rest tied last; approving nothing is an abstention, and so
+    is restating the options without an explicit ``Approve:`` line.
     """
     seen, method, notes = _read_labels(text, labels, APPROVAL_KEYWORD, "approval")
+    echo = _restates(text, labels, options) if method != "approval-line" or not seen else None
+    if echo is not None:
+        return ParsedRanking([], "echo", [echo])
     if not seen:
         return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} approved: ballot abstains"])
     rest = [label for label in labels if label not in seen]

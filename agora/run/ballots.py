@@ -24,6 +24,10 @@ from agora.run.turns import fault_reason
 from agora.transcript import BallotEvent
 
 
+def _scoring(request: GenerationRequest, merged: list[Candidate], name: str) -> ScoreRequest:
+    return ScoreRequest(request.messages, tuple(c.answer for c in merged), agent=name, phase=request.phase)
+
+
 def failed_ballot(
     run: RunContext, name: str, labels: dict[str, str], error: str, **rest: object
 ) -> BallotEvent:
@@ -35,16 +39,23 @@ def failed_ballot(
 
 
 async def generated_ballot(
-    run: RunContext, name: str, request: GenerationRequest, labels: dict[str, str], approval: bool = False
+    run: RunContext,
+    name: str,
+    request: GenerationRequest,
+    labels: dict[str, str],
+    texts: dict[str, str],
+    approval: bool = False,
 ) -> BallotEvent:
-    """The voter writes a ranking (or, for approval, the answers it accepts) of the labelled answers."""
+    """The voter writes a ranking (or, for approval, the answers it accepts) of the labelled answers (``texts``:
+    candidate id -> the answer shown, to tell a copy of the options from a choice)."""
     reply = await run.turns.call(name, request)
     timing = {"latency_s": round(reply.seconds, 4)}
     if reply.error is not None:
         raw = reply.gen.text if reply.gen else ""
         return failed_ballot(run, name, labels, reply.error, raw=raw, timing=timing)
     raw = reply.gen.text
-    parsed = (parse_approval if approval else parse_ranking)(raw, list(labels))
+    options = {label: texts[c] for label, c in labels.items()}
+    parsed = (parse_approval if approval else parse_ranking)(raw, list(labels), options)
     ranking = [[labels[lab] for lab in tier] for tier in parsed.ranking]
     return BallotEvent(
         agent=name,
@@ -75,24 +86,34 @@ def own_ballot(run: RunContext, name: str, merged: list[Candidate], labels: dict
 
 
 async def scored_ballot(
-    run: RunContext, name: str, request: GenerationRequest, merged: list[Candidate], labels: dict[str, str]
+    run: RunContext,
+    name: str,
+    requests: list[GenerationRequest],
+    merged: list[Candidate],
+    labels: dict[str, str],
 ) -> BallotEvent:
     """The voter's model scores every candidate answer as its own reply; utilities are the softmax of the mean
-    log-probability per token over the candidates, and the ranking follows them."""
-    scoring = ScoreRequest(request.messages, tuple(c.answer for c in merged), agent=name, phase=request.phase)
+    log-probability per token over the candidates, and the ranking follows them.
+
+    ``requests`` are the vote prompt with the options in several orders (:func:`agora.run.kinds.vote.score_orders`).
+    When the prompt shows the options, each answer's score is its mean over the orders, so its position in the list
+    does not lift or sink it; when it does not (every prompt is the same), one pass is scored."""
+    prompts = list({r.messages: r for r in requests}.values())
     timeout = run.spec.timeout_s
     start = time.perf_counter()
     means: dict[str, float] = {}
     try:
-        scores = await asyncio.wait_for(run.backends[name].score(scoring), timeout)
-        values = [float(v) for v in scores.mean_logprobs]
-        if len(values) != len(merged):
-            error = f"the backend scored {len(values)} answers of {len(merged)}"
-        elif not all(math.isfinite(v) for v in values):
+        passes = await asyncio.wait_for(
+            asyncio.gather(*(run.backends[name].score(_scoring(r, merged, name)) for r in prompts)), timeout
+        )
+        values = [[float(v) for v in scores.mean_logprobs] for scores in passes]
+        if any(len(v) != len(merged) for v in values):
+            error = f"the backend scored {min(len(v) for v in values)} answers of {len(merged)}"
+        elif not all(math.isfinite(x) for v in values for x in v):
             error = "the backend returned a score that is not a finite number"
         else:
             error = None
-            means = dict(zip((c.id for c in merged), values, strict=True))
+            means = {c.id: sum(v[i] for v in values) / len(values) for i, c in enumerate(merged)}
     except asyncio.TimeoutError:
         error = f"timed out after {timeout:g} s"
     except Exception as exc:  # noqa: BLE001 - one voter's fault must not end the debate
@@ -111,6 +132,7 @@ async def scored_ballot(
         labels=labels,
         ranking=[list(t) for t in ballot.ranking],
         parse="scored",
+        notes=[f"mean over {len(prompts)} orders of the options shown"] if len(prompts) > 1 else [],
         utilities=utilities,
         logprobs={c: round(v, 6) for c, v in means.items()},
         timing=timing,

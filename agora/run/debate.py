@@ -1,9 +1,9 @@
 """The Python API: build a debate from persona cards, a protocol and a graph, then run it.
 
-    >>> from agora import Debate, load_personas
-    >>> debate = Debate(load_personas(), protocol="debate", seed=0)
-    >>> result = debate.run_sync("Should cities ban cars from their centres?", out="debate.jsonl")
-    >>> print(result.answer, result.tally)
+>>> from agora import Debate, load_personas
+>>> debate = Debate(load_personas(), protocol="debate", seed=0)
+>>> result = debate.run_sync("Should cities ban cars from their centres?", out="debate.jsonl")
+>>> print(result.answer, result.tally)
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ class DebateResult:
     @property
     def winner(self) -> str | None:
         return self.outcome.winner
+
+    @property
+    def robustness(self) -> dict[str, Any]:
+        """How robust the winner is: Condorcet winner or cycle, rules agreeing, the fewest ballots that flip it,
+        leave-one-out (see :mod:`agora.aggregation.robustness`; empty when there is no winner)."""
+        return self.outcome.robustness
 
     @property
     def tally(self) -> dict[str, dict[str, float]]:

@@ -50,7 +50,16 @@ async def mediate(run: RunContext, state: RoundState) -> None:
     )
     ballots = await cast_ballots(run, state, phases["rank"], merged)
     outcome = tally(run, ballots, merged, await weighting_for(run, state.question), rule=med.rule)
-    chosen = by_id[outcome.winner] if outcome.winner else written[0]
+    mediation = {
+        "mediator": med.name,
+        "model": run.personas[run.turns.neutral_name()].model,
+        "drafts": [d.id for d in drafts],
+    }
+    if outcome.no_winner is not None:  # the agents chose no draft: nothing to critique or revise
+        mediation.update(winning_draft=None, statement="", revised=False, revision_error=None)
+        run.record.emit(outcome.model_copy(update={"mediation": mediation}), sync=True)
+        return
+    chosen = by_id[outcome.winner]
     replies = await run.turns.speak(state, phases["critique_draft"], shown=[chosen])
     critiqued = [m for m in replies if m.ok]
     context = context.model_copy(
@@ -60,15 +69,9 @@ async def mediate(run: RunContext, state: RoundState) -> None:
         run, phases["revise_draft"], r, context, [chosen.id] + [m.id for m in critiqued], 1, greedy=True
     )
     final = revision.text if revision.ok else chosen.text
-    mediation = {
-        "mediator": med.name,
-        "model": run.personas[run.turns.neutral_name()].model,
-        "drafts": [d.id for d in drafts],
-        "winning_draft": chosen.id,
-        "statement": chosen.text,
-        "revised": revision.ok,
-        "revision_error": revision.error,
-    }
+    mediation.update(
+        winning_draft=chosen.id, statement=chosen.text, revised=revision.ok, revision_error=revision.error
+    )
     run.record.emit(outcome.model_copy(update={"answer": final, "mediation": mediation}), sync=True)
 
 

@@ -11,7 +11,10 @@ from agora.aggregation.candidates import Candidate
 from agora.aggregation.dissent import dissent, value_conflict
 from agora.aggregation.outcome import aggregate
 from agora.aggregation.relevance import agent_weights, measure_relevance
+from agora.aggregation.robustness import robustness
+from agora.run.checkpoint import quorum_needed
 from agora.run.context import RunContext
+from agora.run.record import describe_failures
 from agora.transcript import BallotEvent, OutcomeEvent
 
 
@@ -60,7 +63,15 @@ def tally(
     weighting: Weighting | None = None,
     rule: str | None = None,
 ) -> OutcomeEvent:
-    """The outcome of ``ballots`` over the ``merged`` candidates under ``rule`` (default: the protocol's)."""
+    """The outcome of the cast ``ballots`` over the ``merged`` candidates under ``rule`` (default: the protocol's).
+
+    Only valid ballots count; the others are abstentions with their reasons. With fewer valid ballots than the
+    protocol's quorum of the ballots cast, the outcome names no winner and says why (the scores of the valid ballots
+    stay visible)."""
+    cast = len(ballots)
+    abstained = {b.agent: b.error or "abstained" for b in ballots if not b.ranking}
+    ballots = [b for b in ballots if b.ranking]
+    need = quorum_needed(run.spec.quorum, cast)
     candidates = [c.id for c in merged]
     answers = {c.id: c.answer for c in merged}
     agg = run.spec.aggregation
@@ -105,9 +116,38 @@ def tally(
             counted, main.winner, {n: dict(p.normalised_values) for n, p in run.personas.items()}
         ),
         voters=len(counted),
+        cast=cast,
+        abstained=abstained,
+        quorum=need,
         weights=by_value,
         relevance=weighting.relevance if weighting is not None else {},
         weighting_error=weighting.error if weighting is not None else None,
     )
-    run.record.notify("outcome", detail=outcome.answer)
+    if main.winner is not None:
+        report = robustness(
+            counted, candidates, main.rule, main.winner, main.ranking, weighted=weighted, seed=run.seed
+        )
+        outcome = outcome.model_copy(update={"robustness": report})
+    if len(counted) < need:
+        reason = (
+            f"only {len(counted)} of {cast} ballots are valid, below the protocol's quorum of "
+            f"{run.spec.quorum:.0%} ({need} needed)"
+            + (f"; abstained: {describe_failures(abstained)}" if abstained else "")
+        )
+        outcome = outcome.model_copy(update=dict(NO_WINNER, no_winner=reason))
+    run.record.notify("outcome", detail=outcome.answer or f"no winner: {outcome.no_winner}")
     return outcome
+
+
+#: the fields of an outcome that name or follow from a winner, as they are when there is none
+NO_WINNER = {
+    "winner": None,
+    "answer": "",
+    "tied_winners": [],
+    "tie_break": None,
+    "margin": None,
+    "dissenters": [],
+    "dissent": [],
+    "value_conflict": {},
+    "robustness": {},
+}

@@ -23,6 +23,7 @@ from agora.analysis.plots import agreement_heatmap, consensus_plot, persuasion_p
 from agora.analysis.summary import DebateSummary, ExperimentSummary, accuracy_tables, aggregate, summarise
 from agora.errors import AgoraError
 from agora.transcript import HTML_VIEWS, OutcomeEvent, Transcript
+from agora.views.terminal import robustness_text
 
 
 def values_text(values: Mapping[str, float]) -> str:
@@ -40,7 +41,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=False,
     )
-    env.globals.update(colour=position_colour, values_text=values_text)
+    env.globals.update(colour=position_colour, values_text=values_text, robustness_text=robustness_text)
     return env
 
 

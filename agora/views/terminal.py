@@ -44,9 +44,48 @@ def tally_table(outcome: OutcomeEvent) -> list[str]:
     return rows
 
 
+def robustness_text(report: dict) -> str:
+    """One line on how robust a winner is (see :mod:`agora.aggregation.robustness`)."""
+    parts = []
+    if report.get("condorcet_winner"):
+        parts.append(f"Condorcet winner {report['condorcet_winner']}")
+    else:
+        parts.append("no Condorcet winner" + (" (a majority cycle)" if report.get("majority_cycle") else ""))
+    rules = report.get("rules", {})
+    counted = len(rules.get("agree", [])) + len(rules.get("disagree", {}))
+    if counted:
+        others = "; ".join(f"{r}: {' = '.join(w) or 'none'}" for r, w in rules.get("disagree", {}).items())
+        parts.append(
+            f"{len(rules.get('agree', []))} of {counted} rules agree" + (f" ({others})" if others else "")
+        )
+    flip = report.get("flip")
+    if flip is not None:
+        if flip["ballots"] is None:
+            parts.append("no change of ballots to a nearest challenger elects another")
+        elif flip["ballots"] == 0:
+            parts.append("already a tie for first")
+        else:
+            bound = "" if flip["exact"] else "at most "
+            noun = "ballot" if flip["ballots"] == 1 else "ballots"
+            parts.append(f"{bound}{flip['ballots']} changed {noun} elect {flip['to']}")
+    loo = report.get("leave_one_out")
+    if loo is not None:
+        parts.append(
+            "survives leaving out any one voter"
+            if loo["survives"]
+            else f"leaving out {', '.join(loo['pivotal'])} changes the winner"
+        )
+    if report.get("skipped"):
+        parts.append(report["skipped"])
+    return "Robustness: " + "; ".join(parts)
+
+
 def render_outcome(outcome: OutcomeEvent) -> list[str]:
     how = ", value-weighted" if outcome.weights else ", weighted" if outcome.weighted else ""
-    out = [f"Outcome ({outcome.rule}{how}, {outcome.voters} ballots)"]
+    counted = (
+        f"{outcome.voters} of {outcome.cast} ballots valid" if outcome.cast else f"{outcome.voters} ballots"
+    )
+    out = [f"Outcome ({outcome.rule}{how}, {counted})"]
     judged = outcome.judgement
     if judged:
         when = "early, " if judged.get("decided_early") else ""
@@ -64,8 +103,11 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
         out.append(
             _wrap(f"Value weighting unavailable ({outcome.weighting_error}); ballots counted equally", "  ")
         )
+    if outcome.abstained:
+        reasons = "; ".join(f"{a} ({r})" for a, r in outcome.abstained.items())
+        out.append(_wrap(f"Abstained: {reasons}", "  "))
     if outcome.winner is None:
-        out.append("  no winner: no valid ballots")
+        out.append(_wrap(f"No winner: {outcome.no_winner or 'no valid ballots'}", "  "))
         return out
     backers = outcome.members.get(outcome.winner, [outcome.winner])
     also = (
@@ -89,6 +131,8 @@ def render_outcome(outcome: OutcomeEvent) -> list[str]:
         out.append(f"  Merged: {candidate} stands for {', '.join(members)}")
     if outcome.tie_break:
         out.append(f"  Tie: {outcome.tie_break}")
+    if outcome.robustness:
+        out.append(_wrap(robustness_text(outcome.robustness), "  "))
     out.extend(tally_table(outcome))
     others = {r: w for r, w in outcome.winners_by_rule.items() if r != outcome.rule}
     for rule, winners in others.items():

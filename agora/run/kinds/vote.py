@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 DEFAULT_VOTE_TOKENS = 24
 #: ranked ballots label candidates A-Z
 MAX_CANDIDATES = 26
+#: scored ballots over at most this many candidates are scored in every rotation of the options' order
+ROTATE_UP_TO = 6
+
+
+def score_orders(shown: list[str]) -> list[list[str]]:
+    """The orders of the options a scored ballot is scored in, the voter's own first. Up to :data:`ROTATE_UP_TO`
+    options, every rotation (each option once in each position, so any effect of position cancels); beyond, the
+    voter's order and its reverse (each option's position mirrored, which cancels an effect that grows or falls
+    steadily down the list)."""
+    if len(shown) <= ROTATE_UP_TO:
+        return [shown[k:] + shown[:k] for k in range(len(shown))]
+    return [shown, shown[::-1]]
 
 
 class Vote(PhaseKind):
@@ -47,9 +59,9 @@ class Vote(PhaseKind):
         merged = candidates(run, state.latest)
         if not merged:
             raise DebateError("no agent has an answer to vote on")
-        valid = await cast_ballots(run, state, phase, merged)
+        ballots = await cast_ballots(run, state, phase, merged)
         weighting = await weighting_for(run, state.question)
-        run.record.emit(tally(run, valid, merged, weighting), sync=True)
+        run.record.emit(tally(run, ballots, merged, weighting), sync=True)
         return False
 
     async def replay(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
@@ -68,8 +80,8 @@ def candidates(run: RunContext, latest: dict) -> list[Candidate]:
 async def cast_ballots(
     run: RunContext, state: RoundState, phase: PhaseSpec, merged: list[Candidate]
 ) -> list[BallotEvent]:
-    """Every agent's ballot over the candidates, emitted with the phase's closing event; returns the valid ballots
-    (the phase fails below the quorum)."""
+    """Every agent's ballot over the candidates, emitted with the phase's closing event (valid or not: the tally
+    counts the valid ones and names no winner below the quorum)."""
     start = time.perf_counter()
     ids = [c.id for c in merged]
     answers = {c.id: c.answer for c in merged}
@@ -78,21 +90,31 @@ async def cast_ballots(
             f"ranked ballots support at most {MAX_CANDIDATES} candidates, this debate has {len(ids)}"
         )
 
-    async def one(name: str, earlier: list[BallotEvent]) -> BallotEvent:
+    def prompt(name: str, labels: dict[str, str]):
         persona = run.personas[name]
-        labels = ballot_order(ids, run.seed, name)
         shown = [CandidateView(label=lab, text=answers[c]) for lab, c in labels.items()]
         context = run.turns.context(state, persona, phase, state.latest.get(name), [], candidates=shown)
-        request = run.turns.request(persona, phase, state.round, context, DEFAULT_VOTE_TOKENS)
+        return run.turns.request(persona, phase, state.round, context, DEFAULT_VOTE_TOKENS)
+
+    async def one(name: str, earlier: list[BallotEvent]) -> BallotEvent:
+        labels = ballot_order(ids, run.seed, name)
+        request = prompt(name, labels)
         try:
             if phase.ballot == "own":
                 return own_ballot(run, name, merged, labels)
             if phase.ballot == "scored":
-                return await scored_ballot(run, name, request, merged, labels)
-            return await generated_ballot(run, name, request, labels, approval=phase.ballot == "approval")
+                orders = [
+                    dict(zip(labels, order, strict=True)) for order in score_orders(list(labels.values()))
+                ]
+                return await scored_ballot(run, name, [prompt(name, o) for o in orders], merged, labels)
+            return await generated_ballot(
+                run, name, request, labels, answers, approval=phase.ballot == "approval"
+            )
         except Exception as exc:  # noqa: BLE001 - one voter's fault must not end the debate
             return failed_ballot(run, name, labels, fault_reason(exc))
 
     ballots = await run.turns.each(phase, state.round, run.order, one)
-    run.record.close_phase(phase, state.round, start, ballots, failed_word=Vote.failed_word)
-    return [b for b in ballots if b.ranking]
+    run.record.close_phase(
+        phase, state.round, start, ballots, failed_word=Vote.failed_word, check_quorum=False
+    )
+    return ballots
