@@ -23,7 +23,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_WHEELS ?= $(HOME)/.cache/agora/wheels/llama-cpp-x86-64-v3
 
-.PHONY: install install-dev install-tasks server-wheel demo participation test test-fast lint format
+.PHONY: install install-dev install-tasks server-wheel cold-test demo participation test test-fast lint format
 
 install:
 	$(PIP) install "$(TORCH)" -e ".[model]"
@@ -71,6 +71,18 @@ participation:
 
 test: install-dev
 	$(PYTHON) -m pytest
+
+# The cold path a new user takes, on this machine: the committed tree cloned into COLD_DIR, a new virtual
+# environment, nothing from pip's cache (PIP_NO_CACHE_DIR), a llama.cpp wheel, model cache and task data of its own,
+# then `make test`. It rebuilds llama.cpp and converts every model again: about 40 minutes on two cores.
+COLD_DIR ?= /tmp/agora-cold
+cold-test:
+	rm -rf "$(COLD_DIR)" && mkdir -p "$(COLD_DIR)"
+	git clone -q . "$(COLD_DIR)/agora"
+	$(PYTHON) -m venv "$(COLD_DIR)/venv"
+	cd "$(COLD_DIR)/agora" && time env PIP_NO_CACHE_DIR=1 AGORA_CACHE_DIR="$(COLD_DIR)/cache" \
+		AGORA_DATA="$(COLD_DIR)/data" $(MAKE) test PYTHON="$(COLD_DIR)/venv/bin/python" \
+		LLAMA_WHEELS="$(COLD_DIR)/wheels" AGORA_DATA="$(COLD_DIR)/data"
 
 test-fast:
 	$(PYTHON) -m pytest -m "not slow"
