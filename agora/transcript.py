@@ -15,9 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
@@ -277,16 +282,63 @@ def config_hash(
     return canonical_hash(config)
 
 
+def _lock(fh: IO[str], path: Path) -> None:
+    """Hold an exclusive lock on ``fh``'s file until it is closed; refuse at once when another process holds one."""
+    if (
+        fcntl is None
+    ):  # pragma: no cover - no advisory locks on this platform: one writer is the user's to ensure
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise TranscriptError(
+            "is being written by another agora process (one writer per transcript); wait for it or choose another "
+            "--out",
+            source=path,
+        ) from None
+
+
 class TranscriptWriter:
     """Appends events to a JSON Lines file, flushing each line and syncing to disk at phase boundaries.
 
-    ``append=True`` continues an existing file (a resumed debate) instead of starting a new one.
+    One writer per transcript: the writer holds an exclusive lock on the file while it is open, and a second writer
+    (another ``agora run --out`` or ``agora resume`` of the same file) is refused with :class:`TranscriptError`
+    before it changes anything. :meth:`resuming` rewrites a resumed debate's kept events and goes on appending,
+    keeping the lock all along.
     """
 
-    def __init__(self, path: str | Path, *, append: bool = False):
+    def __init__(self, path: str | Path, *, _fh: IO[str] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("a" if append else "w", encoding="utf-8")
+        if _fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _fh = self.path.open("a", encoding="utf-8")  # not "w": a refused writer must not truncate
+            _lock(_fh, self.path)
+            _fh.truncate(0)
+        self._fh = _fh
+
+    @classmethod
+    def resuming(cls, path: str | Path, events: list[Any]) -> TranscriptWriter:
+        """A writer that first replaces ``path`` with ``events`` (atomically: a temporary file renamed into place,
+        locked before it takes the name, so no other writer can slip in between), then appends."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        current = path.open("a", encoding="utf-8")
+        _lock(current, path)
+        try:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fh = tmp.open("w", encoding="utf-8")
+            _lock(fh, tmp)
+            for event in events:
+                fh.write(event.model_dump_json() + "\n")
+            fh.flush()
+            os.fsync(
+                fh.fileno()
+            )  # on disk before it takes the name: a crash leaves the old file or the new one
+            os.replace(tmp, path)
+        finally:
+            current.close()
+        return cls(path, _fh=fh)
 
     def write(self, event: _Event, *, sync: bool = False) -> None:
         self._fh.write(event.model_dump_json() + "\n")

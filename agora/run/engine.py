@@ -61,8 +61,7 @@ class Engine(RunContext):
             self._check_models(resume.header)  # before anything is written
             record.transcript = Transcript(list(resume.events))
             if out is not None:
-                record.transcript.save(out)
-                record.writer = TranscriptWriter(out, append=True)
+                record.writer = TranscriptWriter.resuming(out, record.transcript.events)
         try:
             if resume is None:
                 record.emit(header, sync=True)
