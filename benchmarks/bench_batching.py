@@ -242,7 +242,8 @@ def probe_memory(n: int, new_tokens: int, answers: str) -> None:
     The peak is reset after loading (loading briefly maps the weight file as well as the weights), so
     ``phase_peak_mb`` is the most the process held while the agents answered.
     """
-    from agora.backends.transformers.backend import DEFAULT_POOL, TransformersBackend
+    from agora.backends.transformers.backend import TransformersBackend
+    from agora.backends.transformers.pool import DEFAULT_POOL
 
     backend = TransformersBackend(MODEL)
     backend.load()

@@ -708,5 +708,5 @@ def test_an_unknown_model_after_valid_ones_is_refused_before_any_model_loads(tmp
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and str(path) in line and "field 'model'" in line and "gpt-17-ultra" in line
     assert tree(root) == before
-    pool = sys.modules.get("agora.backends.transformers.backend")
+    pool = sys.modules.get("agora.backends.transformers.pool")
     assert pool is None or pool.DEFAULT_POOL.report() == []

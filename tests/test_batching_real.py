@@ -97,7 +97,7 @@ def test_shared_prefix_batch_equals_solo_with_mixed_budgets_and_sampling(backend
 
 
 def test_pool_reports_the_memory_its_one_model_holds(backend):
-    from agora.backends.transformers.backend import DEFAULT_POOL
+    from agora.backends.transformers.pool import DEFAULT_POOL
 
     other = type(backend)("smollm2-135m-instruct")  # a second persona naming the same model
     assert other.load() is backend.load()

@@ -50,12 +50,12 @@ def left_padded(torch, rows):
 def run_steps(tiny, cache, prefill_step: int):
     """Prompts of three rows, prefilled in slices of ``prefill_step`` columns, then four greedy steps; row 1
     leaves after the second step. Returns every step's last-position logits."""
-    from agora.backends.transformers.backend import _cache_argument, _cache_of
+    from agora.backends.transformers.kv_cache import cache_argument, cache_of
 
     torch, model = tiny.torch, tiny.model
     ids, mask = left_padded(torch, [[5, 9, 14, 3, 22, 7], [8, 1], [30, 31, 32, 33]])
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    arg = _cache_argument(model)
+    arg = cache_argument(model)
     seen = []
     with torch.inference_mode():
         for begin in range(0, ids.shape[1], prefill_step):
@@ -67,7 +67,7 @@ def run_steps(tiny, cache, prefill_step: int):
                 use_cache=True,
                 **({arg: cache} if cache is not None else {}),
             )
-            cache = _cache_of(out)
+            cache = cache_of(out)
         next_position = positions[:, -1] + 1
         for step in range(4):
             logits = out.logits[:, -1, :]
@@ -105,12 +105,11 @@ def test_one_block_cache_gives_the_logits_of_the_growing_cache(tiny):
 
 
 def test_one_block_cache_repeats_a_shared_prefix_and_refuses_overflow(tiny):
-    from agora.backends.transformers.backend import _cache_argument
-    from agora.backends.transformers.kv_cache import slab_cache
+    from agora.backends.transformers.kv_cache import cache_argument, slab_cache
 
     torch, model = tiny.torch, tiny.model
     cache = slab_cache(model, 3, 5)
-    arg = _cache_argument(model)
+    arg = cache_argument(model)
     with torch.inference_mode():
         model(input_ids=torch.tensor([[4, 5, 6]]), use_cache=True, **{arg: cache})
         layer = cache.layers[1]
@@ -141,17 +140,18 @@ def test_models_with_sliding_window_layers_or_split_over_devices_keep_their_own_
 
 def decode(tiny, requests, monkeypatch, tokens_per_pass):
     """The backend's decoding loop on the tiny model; returns each request's greedy tokens."""
-    from agora.backends.transformers import backend as tb
+    from agora.backends.transformers import generate
+    from agora.backends.transformers.inputs import batch_inputs, shared_prefix
 
-    monkeypatch.setattr(tb, "PREFILL_TOKENS_PER_PASS", tokens_per_pass)
+    monkeypatch.setattr(generate, "PREFILL_TOKENS_PER_PASS", tokens_per_pass)
     prompts = [r[0] for r in requests]
-    shared = tb._shared_prefix(prompts)
-    ids, mask = tb._batch_inputs(prompts, shared, 0, "cpu")
+    shared = shared_prefix(prompts)
+    ids, mask = batch_inputs(prompts, shared, 0, "cpu")
     rows = [
-        tb._Row(GenerationRequest(messages=(ChatMessage("user", "x"),), max_new_tokens=budget), set())
+        generate.Row(GenerationRequest(messages=(ChatMessage("user", "x"),), max_new_tokens=budget), set())
         for _, budget in requests
     ]
-    tb._decode(SimpleNamespace(model=tiny.model, tokenizer=None), ids, mask, shared, rows)
+    generate.decode(SimpleNamespace(model=tiny.model, tokenizer=None), ids, mask, shared, rows)
     return [row.tokens for row in rows], shared
 
 

@@ -90,11 +90,11 @@ def test_a_model_file_without_a_chat_template_is_prompted_few_shot(tmp_path):
     from types import SimpleNamespace
 
     from agora.backends.catalog import BASE_FEW_SHOT, CHAT, ModelLocation
-    from agora.backends.transformers.backend import _prompt_format
+    from agora.backends.transformers.loading import prompt_format_for
 
     plain = ModelLocation("base.gguf", tmp_path, "base.gguf")
-    assert _prompt_format(plain, SimpleNamespace(chat_template=None)) is BASE_FEW_SHOT
-    assert _prompt_format(plain, SimpleNamespace(chat_template="{{ messages }}")) is CHAT
+    assert prompt_format_for(plain, SimpleNamespace(chat_template=None)) is BASE_FEW_SHOT
+    assert prompt_format_for(plain, SimpleNamespace(chat_template="{{ messages }}")) is CHAT
     gemma = locate("gemma3-270m") if part_paths(CATALOG["gemma3-270m"]) else None
     if gemma is not None:  # the catalog's format wins whatever the file carries
-        assert _prompt_format(gemma, SimpleNamespace(chat_template="{{ messages }}")) is BASE_FEW_SHOT
+        assert prompt_format_for(gemma, SimpleNamespace(chat_template="{{ messages }}")) is BASE_FEW_SHOT

@@ -36,7 +36,7 @@ def full_sequence_logprob(backend, request: ScoreRequest, continuation: str) -> 
     """The reference: prompt and continuation as one unpadded sequence, one forward pass, no cache."""
     import torch
 
-    from agora.backends.transformers.backend import render_chat
+    from agora.backends.transformers.inputs import render_chat
 
     lm = backend.load()
     prompt = lm.tokenizer(render_chat(lm.tokenizer, request), add_special_tokens=False)["input_ids"]
@@ -67,10 +67,10 @@ def test_scores_tell_a_true_statement_from_a_false_one(backend):
 
 
 def test_small_passes_give_the_same_scores(backend, monkeypatch):
-    import agora.backends.transformers.backend as tb
+    import agora.backends.transformers.score as score
 
     expected = backend.score_sync(REQUESTS)
-    monkeypatch.setattr(tb, "SCORE_TOKENS_PER_PASS", 5)  # continuations spread over many passes
+    monkeypatch.setattr(score, "SCORE_TOKENS_PER_PASS", 5)  # continuations spread over many passes
     for got, want in zip(backend.score_sync(REQUESTS), expected, strict=True):
         assert got.logprobs == pytest.approx(want.logprobs, abs=1e-4)
 

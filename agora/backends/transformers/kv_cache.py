@@ -9,6 +9,9 @@ Untouched parts of the block cost no resident memory until they are written.
 The forward passes over the prompts leave freed temporaries in the C allocator's free lists, where they stay
 resident while the cache grows during decoding; :func:`release_freed_memory` hands them back to the system.
 
+:func:`cache_argument` and :func:`cache_of` name the cache the way the installed transformers does when a forward
+pass takes one and returns one.
+
 Imported only by the transformers backend (it needs torch).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +110,17 @@ class SlabLayer(DynamicLayer):
                 self.slab[:, new, :, : self.length] = self.slab[:, old, :, : self.length]
         self.rows = len(keep)
         self._refresh()
+
+
+def cache_of(output: Any) -> Any:
+    """The KV cache a forward pass returned (``cache`` in recent transformers, ``past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def cache_argument(model: Any) -> str:
+    """The name ``forward`` takes a KV cache under: ``cache`` in recent transformers, ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def layer_shapes(config: Any) -> tuple[int, int, int] | None:
