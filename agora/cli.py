@@ -61,7 +61,7 @@ def _progress(quiet: bool) -> DebateProgress | None:
     """The debate's progress display on stderr, or none with ``--quiet``."""
     from agora.views.progress import DebateProgress
 
-    return None if quiet else DebateProgress(sys.stderr)
+    return None if quiet or sys.stderr is None else DebateProgress(sys.stderr)
 
 
 def _finish(run: Callable[[], DebateResult], out: Path, progress: DebateProgress | None) -> int:
@@ -73,14 +73,19 @@ def _finish(run: Callable[[], DebateResult], out: Path, progress: DebateProgress
         with progress or contextlib.nullcontext():
             result = run()
     except DebateError as exc:
-        print(f"agora: debate failed: {exc}", file=sys.stderr)
-        print(f"transcript (marked failed): {out}", file=sys.stderr)
+        _say(f"agora: debate failed: {exc}\ntranscript (marked failed): {out}")
         return 1
     print()
     print(f"Question: {result.transcript.header.question}")
     print("\n".join(render_outcome(result.outcome)))
     print(f"\nTranscript: {out}   (read it with: agora show {out})")
     return 0
+
+
+def _say(text: str) -> None:
+    """Print to stderr when it can still be written to (a closed pipe must not change the exit status)."""
+    with contextlib.suppress(OSError, AttributeError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,10 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out_path(out)
     if not args.quiet:
         d = debate.describe()
-        print(
+        _say(
             f"debate '{d['protocol']}': {len(d['agents'])} agents ({', '.join(d['agents'])}), {d['rounds']} rounds, "
-            f"{d['edges']} edges, seed {d['seed']}",
-            file=sys.stderr,
+            f"{d['edges']} edges, seed {d['seed']}"
         )
     return _finish(lambda: debate.run_sync(question, out=out), out, progress)
 
@@ -128,10 +132,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         total = len(schedule(ProtocolSpec.model_validate(header.protocol_spec)))
         after = checkpoint.after
         where = f"after round {after[0]}, phase {after[1]!r}" if after else "from the start"
-        print(
+        _say(
             f"resuming {args.file} ({checkpoint.status}): {len(checkpoint.done)} of {total} phases recorded, "
-            f"continuing {where}; {checkpoint.discarded} later event(s) dropped",
-            file=sys.stderr,
+            f"continuing {where}; {checkpoint.discarded} later event(s) dropped"
         )
     progress = _progress(args.quiet)
     return _finish(lambda: resume_sync(args.file, out=out, progress=progress), out, progress)
@@ -384,10 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except AgoraError as exc:
-        print(f"agora: error: {exc}", file=sys.stderr)
+        _say(f"agora: error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("agora: interrupted", file=sys.stderr)
+        _say("agora: interrupted")
         return 130
     except BrokenPipeError:  # e.g. `agora show FILE | head`: the reader left, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

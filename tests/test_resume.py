@@ -442,3 +442,44 @@ async def test_a_run_with_an_answer_reader_resumes_with_the_same_reader(cards, t
     path.write_bytes(raw[:cut])
     resumed = await agora.resume(path, backend=backend(), read_answer=read)
     assert resumed.transcript.content() == full.transcript.content()
+
+
+# -- early stops and missing lines -------------------------------------------------------------------------------
+def agreeing(request: agora.GenerationRequest) -> str:
+    """Every agent gives the same answer, so a unanimity rule stops the debate after round 1."""
+    if request.phase == "vote":
+        return "Ranking: A"
+    return "Answer: Yes, close it at noon. Ça dépend du café."
+
+
+async def test_a_debate_that_stopped_early_resumes_from_every_cut_to_the_same_transcript(cards, tmp_path):
+    protocol = agora.load_protocol("debate").with_overrides(rounds=3, stop={"consensus": "unanimous"})
+    out = tmp_path / "early.jsonl"
+    debate = Debate(agora.load_personas(cards), protocol, seed=11, backend=ScriptedBackend(agreeing))
+    result = await debate.run(QUESTION, out=out)
+    stops = [e for e in result.transcript.events if e.type == "stop"]
+    assert [(s.round, s.reason) for s in stops] == [(1, "unanimous")]
+    raw = out.read_bytes()
+    ends = [i + 1 for i, byte in enumerate(raw) if byte == ord("\n")]
+    for cut in ends[:-1]:  # after every line but the last (the end line)
+        path = tmp_path / f"early{cut}.jsonl"
+        path.write_bytes(raw[:cut])
+        resumed = await agora.resume(path, backend=ScriptedBackend(agreeing))
+        assert resumed.transcript.content() == result.transcript.content(), cut
+        assert [e.type for e in Transcript.load(path).events].count("stop") == 1
+
+
+async def test_a_transcript_with_a_message_line_removed_is_refused_naming_the_gap(full, tmp_path):
+    _, out = full
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    victim = next(i for i, line in enumerate(lines) if '"phase":"critique"' in line and '"agent":"bravo"' in line)
+    cut_end = next(i for i, line in enumerate(lines) if i > victim and '"type":"phase"' in line) + 3
+    path = tmp_path / "gap.jsonl"
+    path.write_text("".join(lines[:victim] + lines[victim + 1 : cut_end]), encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(agora.TranscriptError) as refused:
+        await agora.resume(path, backend=backend())
+    message = str(refused.value)
+    assert str(path) in message and "round 1, phase 'critique'" in message and "bravo" in message
+    assert "missing" in message and "\n" not in message
+    assert path.read_bytes() == before

@@ -18,7 +18,16 @@ from typing import Any
 
 from agora.errors import TranscriptError
 from agora.protocol.spec import PhaseSpec, ProtocolSpec, phase_kind
-from agora.transcript import EndEvent, Header, OutcomeEvent, PhaseEvent, Transcript
+from agora.transcript import (
+    BallotEvent,
+    EndEvent,
+    Header,
+    MessageEvent,
+    OutcomeEvent,
+    PhaseEvent,
+    StopEvent,
+    Transcript,
+)
 
 
 def quorum_needed(quorum: float, agents: int) -> int:
@@ -81,7 +90,7 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
         raise TranscriptError(
             "the debate already completed; there is nothing to resume", source=transcript.path
         )
-    plan: Sequence[tuple[int, PhaseSpec]] = schedule(spec)
+    plan: list[tuple[int, PhaseSpec]] = schedule(spec)
     need = quorum_needed(spec.quorum, len(header.agents))
     kept: list[Any] = [header]
     pending: list[Any] = []
@@ -93,6 +102,10 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
         if isinstance(event, Header):
             raise TranscriptError("a second header in the middle of the file", source=transcript.path)
         pending.append(event)
+        if isinstance(event, StopEvent):
+            # the debate stopped after this round: what follows is the vote at once (or a mediator's steps)
+            plan = plan[: len(done)] + [(event.round, p) for p in spec.phases if phase_kind(p.kind).tallies]
+            continue
         if isinstance(event, PhaseEvent):
             step = len(done)
             if step >= len(plan):
@@ -103,9 +116,11 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
                     f"{spec.name!r}; the file cannot be resumed",
                     source=transcript.path,
                 )
-            if len(event.answered) < need:
-                break  # the phase fell below quorum: it runs again
-            if phase_kind(plan[step][1].kind).tallies:
+            _check_turns(event, pending, transcript)
+            tallies = phase_kind(plan[step][1].kind).tallies
+            if len(event.answered) < need and not tallies:
+                break  # the phase fell below quorum: it runs again (a vote names no winner instead)
+            if tallies:
                 awaiting_outcome = True
                 continue
         elif not (isinstance(event, OutcomeEvent) and awaiting_outcome):
@@ -124,3 +139,20 @@ def find_checkpoint(transcript: Transcript, spec: ProtocolSpec) -> Checkpoint:
         error=end.error if end is not None else None,
         truncated=transcript.truncated,
     )
+
+
+def _check_turns(event: PhaseEvent, pending: Sequence[Any], transcript: Transcript) -> None:
+    """Refuse a phase whose closing event names turns the file does not hold (a line removed by hand, say)."""
+    held = {
+        m.agent
+        for m in pending
+        if isinstance(m, MessageEvent) and (m.round, m.phase) == (event.round, event.phase)
+    }
+    held |= {b.agent for b in pending if isinstance(b, BallotEvent)}
+    missing = [name for name in [*event.answered, *event.failed] if name not in held]
+    if missing:
+        raise TranscriptError(
+            f"round {event.round}, phase {event.phase!r}: the turn of {', '.join(missing)} is missing from the file "
+            "(its closing event names it); the file cannot be resumed",
+            source=transcript.path,
+        )

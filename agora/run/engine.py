@@ -126,18 +126,20 @@ class Engine(RunContext):
                     exact=self.read_answer is not None,
                 )
             if stop is not None:
-                await self._stop_early(state, stop)
+                await self._stop_early(state, stop, done)
                 return
         if self.spec.mediation is not None:
             await mediate(self, state)
 
-    async def _stop_early(self, state: RoundState, reason: str) -> None:
-        """Record why the debate stops after this round and run the protocol's vote (or mediation) now."""
+    async def _stop_early(self, state: RoundState, reason: str, done: set[tuple[int, str]]) -> None:
+        """Record why the debate stops after this round and run the protocol's vote (or mediation) now. A resumed
+        transcript that holds the stop already keeps it, and a vote it holds is not run again."""
         r = state.round
         record = self.record
-        record.emit(
-            StopEvent(round=r, reason=reason, completion_tokens=record.completion_tokens()), sync=True
-        )
+        if not any(isinstance(e, StopEvent) and e.round == r for e in record.transcript.events):
+            record.emit(
+                StopEvent(round=r, reason=reason, completion_tokens=record.completion_tokens()), sync=True
+            )
         record.notify("stop", r, detail=reason)
         if self.spec.mediation is not None:
             await mediate(self, state)
@@ -145,4 +147,4 @@ class Engine(RunContext):
         for phase in self.spec.phases:
             kind = phase_kind(phase.kind)
             if kind.tallies:
-                await kind.run(self, state, phase)
+                await (kind.replay if (r, phase.name) in done else kind.run)(self, state, phase)

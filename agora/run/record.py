@@ -106,8 +106,12 @@ class Recorder:
     def notify(
         self, stage: str, r: int = 0, phase: str = "", done: int = 0, total: int = 0, **rest: Any
     ) -> None:
-        """Send a :class:`Progress` notice (``rounds`` filled in for notices about a round)."""
-        self.progress(Progress(stage, r, self.spec.rounds if r else 0, phase, done, total, **rest))
+        """Send a :class:`Progress` notice (``rounds`` filled in for notices about a round). A display that cannot
+        write any more (its terminal or pipe closed) is dropped: it shows the debate, it is not part of it."""
+        try:
+            self.progress(Progress(stage, r, self.spec.rounds if r else 0, phase, done, total, **rest))
+        except OSError:
+            self.progress = lambda p: None
 
     def completion_tokens(self) -> int:
         return sum(e.completion_tokens for e in self.transcript.events if isinstance(e, MessageEvent))

@@ -1,8 +1,11 @@
-"""One writer per transcript: two `agora run --out SAME` or two `agora resume` of one file at once -- exactly one
-succeeds, the other exits 2 with one line before it changes anything, and the file stays readable and whole.
+"""agora as real processes: one writer per transcript, and exit statuses that match the transcript's end.
 
-Each writer is a real `python -m agora` process; its agents run on a slow scripted backend registered under the
-name ``slow`` (cards say ``model: slow:x``), so the two processes overlap for certain.
+Two `agora run --out SAME` or two `agora resume` of one file at once: exactly one succeeds, the other exits 2 with
+one line before it changes anything, and the file stays readable and whole. A closed stderr (the reader of a pipe
+left) changes neither the debate nor the exit status.
+
+Each process runs the real command line; its agents run on a scripted backend registered under the name ``slow``
+(cards say ``model: slow:x``) whose replies take DELAY seconds, so that two processes overlap for certain.
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ LAUNCHER = textwrap.dedent(
     from agora.backends.registry import register_backend
     from agora.cli import main
 
+    delay, mode = float(sys.argv[1]), sys.argv[2]
+
     def reply(request):
-        time.sleep(float(sys.argv[1]))
+        time.sleep(delay)
+        if mode == "fail" and request.phase == "critique":
+            raise RuntimeError("the model broke")
         if request.phase == "vote":
             return "Ranking: A, B, C"
         return f"Answer: {request.agent} says yes. Because it is fair."
 
     backend = ScriptedBackend(reply)
     register_backend("slow", lambda ref, persona: backend)
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[3:]))
     """
 )
 
@@ -57,9 +64,9 @@ def agora(tmp_path):
     script = tmp_path / "launch.py"
     script.write_text(LAUNCHER)
 
-    def start(delay: float, *argv: str) -> subprocess.Popen:
+    def start(delay: float, *argv: str, mode: str = "ok") -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, str(script), str(delay), *argv],
+            [sys.executable, str(script), str(delay), mode, *argv],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -127,3 +134,15 @@ def test_two_resumes_of_one_file_one_succeeds_one_exits_2_and_the_file_is_whole(
     assert (
         len(t.timing_resumes()) == 1 if hasattr(t, "timing_resumes") else len(t.header.timing["resumes"]) == 1
     )
+
+
+@pytest.mark.parametrize(("mode", "status", "end"), [("ok", 0, "completed"), ("fail", 1, "failed")])
+def test_a_closed_stderr_changes_neither_the_debate_nor_the_exit_status(tmp_path, agora, mode, status, end):
+    out = tmp_path / "piped.jsonl"
+    proc = agora(0.05, *run_argv(tmp_path, out), mode=mode)  # progress lines go to stderr...
+    proc.stderr.close()  # ...whose reader leaves at once
+    assert proc.wait(timeout=300) == status
+    t = Transcript.load(out)
+    assert t.status == end
+    if end == "failed":
+        assert "the model broke" in t.end.error and "BrokenPipe" not in t.end.error
