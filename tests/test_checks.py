@@ -349,7 +349,8 @@ def test_spec_contrasts_in_both_forms(tmp_path):
             "exclude_items: {boolq: ['1', 'nope', 'nada']}",
             "field 'exclude_items.boolq'.*no item 'nope' \\(nor 1 more",
         ),
-        ("exclude_items: {boolq: 3}", "field 'exclude_items"),
+        ("exclude_items: {boolq: 3}", "field 'exclude_items'.*task 'boolq': expected a list of item ids"),
+        ("exclude_items: [1]", "field 'exclude_items'.*expected \\{task: \\[item ids\\]\\}"),
         ("exclude_items: missing.yaml", "missing.yaml: excluded items file not found"),
     ],
 )
@@ -365,6 +366,9 @@ def test_exclusion_file_errors_name_that_file(tmp_path, fake_tasks):
     (tmp_path / "dev.yaml").write_text("boolq: ['1', '99']\n")
     spec = write_spec(tmp_path, SPEC + "exclude_items: dev.yaml\n")
     with pytest.raises(ConfigError, match="dev.yaml: field 'boolq': task 'boolq' has no item '99'"):
+        Sweep(spec, tmp_path / "out", backend=ScriptedBackend(lambda r: "x"))
+    (tmp_path / "dev.yaml").write_text("boolq: 5\n")
+    with pytest.raises(ConfigError, match="dev.yaml: task 'boolq': expected a list of item ids"):
         Sweep(spec, tmp_path / "out", backend=ScriptedBackend(lambda r: "x"))
     (tmp_path / "dev.yaml").write_text("mmlu: ['1']\n")
     with pytest.raises(ConfigError, match="dev.yaml: exclude_items names task 'mmlu'"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agora._yaml import read_yaml_mapping
 from agora.errors import ConfigError
-from agora.experiment.spec import ExperimentSpec, check_excluded_tasks, item_ids
+from agora.experiment.spec import ExperimentSpec, check_excluded_tasks, excluded_mapping
 from agora.tasks import TaskItem, all_items, load_task
 
 
@@ -28,17 +28,12 @@ def excluded_items(spec: ExperimentSpec, source: Path) -> dict[str, list[str]]:
     listed = spec.exclude_items
     where, field = source, "exclude_items"
     if isinstance(listed, str):
-        where = _relative(source.parent, listed)
-        data = item_ids(read_yaml_mapping(where, "excluded items"))
-        field = None
-        for task, ids in data.items():
-            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-                raise ConfigError("expected a list of item ids", source=where, field=str(task))
+        where, field = _relative(source.parent, listed), None
         try:
-            check_excluded_tasks(data, [t.task for t in spec.tasks])
+            listed = excluded_mapping(read_yaml_mapping(where, "excluded items"))
+            check_excluded_tasks(listed, [t.task for t in spec.tasks])
         except ValueError as exc:
             raise ConfigError(str(exc), source=where) from None
-        listed = data
     excluded = dict(listed or {})
     for task, ids in excluded.items():
         known = {item.id for item in all_items(task)}

@@ -146,7 +146,7 @@ class ExperimentSpec(_Strict):
     @field_validator("exclude_items", mode="before")
     @classmethod
     def _item_ids(cls, value: Any) -> Any:
-        return item_ids(value)
+        return value if value is None or isinstance(value, str) else excluded_mapping(value)
 
     @field_validator("protocols", mode="before")
     @classmethod
@@ -199,16 +199,19 @@ class ExperimentSpec(_Strict):
         return self
 
 
-def item_ids(value: Any) -> Any:
-    """An exclusion mapping with its item ids as text (YAML reads ``- 17`` as a number)."""
-    if isinstance(value, dict):
-        return {
-            k: [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in v]
-            if isinstance(v, list)
-            else v
-            for k, v in value.items()
-        }
-    return value
+def excluded_mapping(value: Any) -> dict[str, list[str]]:
+    """An exclusion mapping, task -> item ids, checked and with its ids as text (YAML reads ``- 17`` as a number);
+    a ``ValueError`` saying what is wrong otherwise."""
+    if not isinstance(value, dict):
+        raise ValueError("expected {task: [item ids]}, or the name of a YAML/JSON file holding that mapping")
+    mapping: dict[str, list[str]] = {}
+    for task, ids in value.items():
+        if not isinstance(ids, list) or not all(
+            isinstance(i, (str, int)) and not isinstance(i, bool) and str(i).strip() for i in ids
+        ):
+            raise ValueError(f"task {task!r}: expected a list of item ids, got {ids!r}")
+        mapping[str(task)] = [str(i).strip() for i in ids]
+    return mapping
 
 
 def check_excluded_tasks(excluded: dict[str, list[str]], tasks: list[str]) -> None:
