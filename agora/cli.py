@@ -283,6 +283,13 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from agora.experiment.stats_command import stats_output
+
+    print(stats_output(args.file, args.contrast, resamples=args.resamples, seed=args.seed, as_json=args.json))
+    return 0
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from agora.tasks import TASKS
 
@@ -375,6 +382,31 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_experiment)
 
     sub.add_parser("tasks", help="list the task sets").set_defaults(func=cmd_tasks)
+
+    stats = sub.add_parser(
+        "stats",
+        help="compare systems on the same items: accuracy difference, paired bootstrap CI, McNemar and Holm p",
+        description="Paired comparison of systems scored on the same items. For each pair of systems (or each "
+        "--contrast): n, each accuracy, the difference A-B with a 95% percentile interval from a paired bootstrap "
+        "that resamples items within each task, the exact McNemar p-value (two-sided binomial test on the items "
+        "exactly one system got right) and the Holm-adjusted p-value over the contrasts shown. Needs scipy: "
+        "pip install 'agora[stats]'.",
+    )
+    stats.add_argument(
+        "file", help="CSV or JSONL with columns item, task, then one 0/1 column per system (1 = right)"
+    )
+    stats.add_argument(
+        "--contrast",
+        action="append",
+        metavar="A:B",
+        help="compare system A with system B (repeatable; default: every pair, in column order)",
+    )
+    stats.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    stats.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
+    stats.add_argument(
+        "--json", action="store_true", help="print a JSON list: a, b, n, diff, ci, mcnemar_p, holm_p"
+    )
+    stats.set_defaults(func=cmd_stats)
     return parser
 
 

@@ -2,8 +2,9 @@
 
     agora experiment examples/participation_mini.yaml
 
-See :mod:`agora.experiment.spec` for the spec, :mod:`agora.experiment.metrics` for the measures and
-``docs/experiments.md`` for the results files.
+See :mod:`agora.experiment.spec` for the spec, :mod:`agora.experiment.metrics` for the measures,
+:mod:`agora.experiment.checks` for the summary's contrasts, baselines and chance levels, :mod:`agora.experiment.stats`
+for the paired statistics (also ``agora stats FILE``) and ``docs/experiments.md`` for the results files.
 """
 
 from __future__ import annotations

@@ -21,8 +21,11 @@ from typing import Any
 from agora.backends import Backend, resolve_backend
 from agora.errors import ConfigError, DebateError
 from agora.experiment.budget import budget_records, budget_table, matched
+from agora.experiment.checks import check_sections
 from agora.experiment.configs import Configuration, configurations
+from agora.experiment.contrasts import resolve_contrasts
 from agora.experiment.diversity import pool_diversity
+from agora.experiment.items import draw_items, option_counts
 from agora.experiment.metrics import diversity_table, summary_records, summary_table
 from agora.experiment.results import (
     COLUMNS,
@@ -35,7 +38,7 @@ from agora.experiment.results import (
 )
 from agora.experiment.spec import load_spec
 from agora.run.debate import Debate
-from agora.tasks import TaskItem, extract, gold_value, load_task
+from agora.tasks import TaskItem, extract, gold_value
 from agora.transcript import EndEvent, Transcript
 
 
@@ -104,12 +107,8 @@ class Sweep:
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError("the output path exists and is not a directory", source=self.out)
         self.configs = configurations(self.spec, self.source)
-        drawn = {  # an item drawn twice (one task listed with two seeds) runs once
-            item.key: item
-            for entry in self.spec.tasks
-            for item in load_task(entry.task, items if items is not None else entry.n, entry.seed)
-        }
-        self.items = list(drawn.values())
+        self.contrasts = resolve_contrasts(self.spec.contrasts, self.configs, self.source)
+        self.items, self.excluded = draw_items(self.spec, self.source, items)
         self.backend = backend
         self._backends: dict[str, Backend] = {}
         for config in self.configs:  # every model reference must resolve before anything runs
@@ -218,10 +217,27 @@ class Sweep:
                 + budget_table(budget)
             )
             (self.out / "budget.json").write_text(json.dumps(budget, indent=1) + "\n", encoding="utf-8")
+        table += self._checks(mine)
         (self.out / "summary.md").write_text(self._summary(table), encoding="utf-8")
         records = json.dumps(summary_records(mine), indent=1, ensure_ascii=False)
         (self.out / "summary.json").write_text(records + "\n", encoding="utf-8")
         return table
+
+    def _checks(self, mine: list[dict[str, Any]]) -> str:
+        """The sections after the tables above (:mod:`agora.experiment.checks`); writes checks.json and, with
+        contrasts in the spec, contrasts.json."""
+        found = check_sections(
+            mine,
+            options=option_counts(self.items),
+            agent_models={c.id: {p.name: p.model for p in c.personas} for c in self.configs},
+            excluded=self.excluded,
+            contrasts=self.contrasts,
+        )
+        if found.contrasts is not None:
+            text = json.dumps(found.contrasts, indent=1) + "\n"
+            (self.out / "contrasts.json").write_text(text, encoding="utf-8")
+        (self.out / "checks.json").write_text(json.dumps(found.records, indent=1) + "\n", encoding="utf-8")
+        return found.markdown
 
     def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
         rid = row_id(config.id, item)

@@ -17,6 +17,10 @@ pools:                                  # name -> agents; each agent is a person
   sampled: [{persona: empirica, copies: 3, temperature: 0.7}]
 seeds: [0]                              # run seeds (sampling, ballot order, tie-breaks)
 personas: my_cards/                     # optional: card files or directories (default: the shipped cards)
+contrasts:                              # optional: paired comparisons in the summary (agora.experiment.contrasts)
+  - task_debate: vote                   # PROTOCOL, PROTOCOL/POOL or PROTOCOL/GRAPH/POOL, naming one system each
+  - [vote/trio, single]
+exclude_items: {boolq: ["3", "17"]}     # optional: development items, neither run nor scored (or a file of this)
 ```
 Relative paths are read from the spec file's directory. Unknown fields are an error naming the file and field.
 """
@@ -101,6 +105,48 @@ class ExperimentSpec(_Strict):
     pools: dict[str, list[AgentEntry]] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     personas: list[str] | None = Field(default=None, description="card files or directories")
+    contrasts: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="pairs of systems compared item by item in the summary: `A: B` or `[A, B]`",
+    )
+    exclude_items: dict[str, list[str]] | str | None = Field(
+        default=None,
+        description="development items left out of the sweep, {task: [item ids]}, or a YAML/JSON file of that",
+    )
+
+    @field_validator("contrasts", mode="before")
+    @classmethod
+    def _contrast_pairs(cls, value: Any) -> Any:
+        """``- A: B`` (a one-key mapping) and ``- [A, B]`` both stand for the pair (A, B)."""
+        if not isinstance(value, list):
+            return value
+        pairs = []
+        for entry in value:
+            if isinstance(entry, dict) and len(entry) == 1:
+                entry = next(iter(entry.items()))
+            if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+                raise ValueError(f"a contrast is written `A: B` or `[A, B]`, got {entry!r}")
+            if not all(isinstance(side, (str, int)) and not isinstance(side, bool) for side in entry):
+                raise ValueError(f"a contrast names two systems, got {entry!r}")
+            pairs.append((str(entry[0]).strip(), str(entry[1]).strip()))
+        return pairs
+
+    @field_validator("contrasts")
+    @classmethod
+    def _distinct_pairs(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for i, (a, b) in enumerate(value):
+            if not a or not b:
+                raise ValueError(f"contrast {i + 1} leaves a side empty")
+            if a == b:
+                raise ValueError(f"contrast {i + 1} compares {a!r} with itself")
+            if (a, b) in value[:i]:
+                raise ValueError(f"contrast {i + 1} ({a}: {b}) is listed twice")
+        return value
+
+    @field_validator("exclude_items", mode="before")
+    @classmethod
+    def _item_ids(cls, value: Any) -> Any:
+        return value if value is None or isinstance(value, str) else excluded_mapping(value)
 
     @field_validator("protocols", mode="before")
     @classmethod
@@ -148,7 +194,33 @@ class ExperimentSpec(_Strict):
                         f"protocol {entry.name!r}: budget_of names {other!r}, which is not another protocol "
                         f"of this spec (have: {', '.join(labels)})"
                     )
+        if isinstance(self.exclude_items, dict):
+            check_excluded_tasks(self.exclude_items, [t.task for t in self.tasks])
         return self
+
+
+def excluded_mapping(value: Any) -> dict[str, list[str]]:
+    """An exclusion mapping, task -> item ids, checked and with its ids as text (YAML reads ``- 17`` as a number);
+    a ``ValueError`` saying what is wrong otherwise."""
+    if not isinstance(value, dict):
+        raise ValueError("expected {task: [item ids]}, or the name of a YAML/JSON file holding that mapping")
+    mapping: dict[str, list[str]] = {}
+    for task, ids in value.items():
+        if not isinstance(ids, list) or not all(
+            isinstance(i, (str, int)) and not isinstance(i, bool) and str(i).strip() for i in ids
+        ):
+            raise ValueError(f"task {task!r}: expected a list of item ids, got {ids!r}")
+        mapping[str(task)] = [str(i).strip() for i in ids]
+    return mapping
+
+
+def check_excluded_tasks(excluded: dict[str, list[str]], tasks: list[str]) -> None:
+    """Every task an exclusion names must be one of the spec's tasks."""
+    for task in excluded:
+        if task not in tasks:
+            raise ValueError(
+                f"exclude_items names task {task!r}, which the spec does not run (tasks: {', '.join(tasks)})"
+            )
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
