@@ -282,6 +282,7 @@ seeds: [0]
 @pytest.fixture
 def scripted_sweep(monkeypatch, tmp_path):
     """`agora experiment` on made-up yes/no items and the scripted backend (no task data or model needed)."""
+    import agora.experiment.items as drawn
     import agora.experiment.runner as runner
 
     def items(name: str, n: int | None = None, seed: int = 0) -> list[TaskItem]:
@@ -295,7 +296,7 @@ def scripted_sweep(monkeypatch, tmp_path):
             reply = ScriptedBackend(lambda r: "Ranking: A, B" if r.phase == "vote" else "Answer: yes.")
             super().__init__(*args, **kwargs, backend=reply)
 
-    monkeypatch.setattr(runner, "load_task", items)
+    monkeypatch.setattr(drawn, "load_task", items)
     monkeypatch.setattr(runner, "Sweep", ScriptedSweep)
     spec = tmp_path / "spec.yaml"
     spec.write_text(textwrap.dedent(SPEC), encoding="utf-8")

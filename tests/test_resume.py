@@ -472,7 +472,9 @@ async def test_a_debate_that_stopped_early_resumes_from_every_cut_to_the_same_tr
 async def test_a_transcript_with_a_message_line_removed_is_refused_naming_the_gap(full, tmp_path):
     _, out = full
     lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
-    victim = next(i for i, line in enumerate(lines) if '"phase":"critique"' in line and '"agent":"bravo"' in line)
+    victim = next(
+        i for i, line in enumerate(lines) if '"phase":"critique"' in line and '"agent":"bravo"' in line
+    )
     cut_end = next(i for i, line in enumerate(lines) if i > victim and '"type":"phase"' in line) + 3
     path = tmp_path / "gap.jsonl"
     path.write_text("".join(lines[:victim] + lines[victim + 1 : cut_end]), encoding="utf-8")
