@@ -1,10 +1,13 @@
 """A model behind an OpenAI-compatible HTTP endpoint: vLLM, SGLang, llama.cpp's server, Ollama, hosted APIs.
 
 A persona card names it as ``model: NAME@URL`` (``URL`` up to and including ``/v1``), for example
-``smollm2@http://127.0.0.1:8080/v1``; an optional ``endpoint:`` block in the card sets the API key variable, the
-concurrency limit, the timeout and the retries.
+``smollm2@http://127.0.0.1:8080/v1``; an optional ``endpoint:`` block in the card sets the concurrency limit, the
+timeout and the retries, and may ask for an API key variable.
 
 - Text comes from ``POST {URL}/chat/completions``; the server's token usage is recorded with each message.
+- **Credentials** go only where the user's allowlist sends them (``AGORA_ENDPOINT_KEYS`` or the user's
+  ``endpoint-keys.yaml``, see :mod:`agora.backends.credentials`): a card's ``api_key_env`` alone sends nothing,
+  so no card and no resumed transcript can send a key to a host the user did not name.
 - At most ``max_concurrency`` requests are in flight per endpoint (URL); the others wait their turn.
 - A request that times out, cannot connect, or gets 429 or a 5xx answer is retried up to ``max_retries`` times,
   waiting ``backoff_s * 2**attempt`` seconds (at most ``max_backoff_s``), or what the server's ``Retry-After``
@@ -20,7 +23,7 @@ concurrency limit, the timeout and the retries.
 from __future__ import annotations
 
 import asyncio
-import os
+import logging
 import time
 import weakref
 from typing import Any
@@ -34,8 +37,12 @@ from agora.backends.base import (
     Scores,
     ScoringUnsupported,
 )
+from agora.backends.credentials import Credential, credential_for
+from agora.errors import ModelNotFoundError, one_line
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+log = logging.getLogger("agora.backends.openai")
 
 
 class EndpointError(RuntimeError):
@@ -85,6 +92,23 @@ def _retry_after(value: str | None, cap: float) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def endpoint_line(ref: str, settings: Any = None) -> str:
+    """One line about a card's endpoint for ``agora personas``: its URL, whether a credential would be sent (and
+    from which variable, or why not), and the card's tuning."""
+    _, url = split_ref(ref)
+    try:
+        credential = credential_for(url, settings.api_key_env if settings is not None else None)
+    except ValueError as exc:
+        return f"{url} (not usable: {exc})"
+    line = f"{url}; credential: {credential.reason}"
+    if settings is not None:
+        line += (
+            f"; timeout {settings.timeout_s:g} s, {settings.max_retries} retries, "
+            f"{settings.max_concurrency} in flight"
+        )
+    return line
+
+
 class OpenAIBackend(Backend):
     """Chat completions (and, where the server offers them, completion log-probabilities) over HTTP."""
 
@@ -102,6 +126,7 @@ class OpenAIBackend(Backend):
         completion_template: str | None = None,
         name: str | None = None,
         transport: Any = None,
+        credential: Credential | None = None,
     ):
         import httpx  # noqa: F401 - fail here, with the install hint from resolve_backend, not mid-debate
 
@@ -110,7 +135,12 @@ class OpenAIBackend(Backend):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = name or f"{model}@{self.base_url}"
-        self.api_key = api_key
+        if api_key is not None and credential is not None:
+            raise ValueError("give api_key or credential, not both")
+        if credential is None:
+            reason = "sent (an api_key given in Python)" if api_key else "none"
+            credential = Credential(self.base_url, None, reason, api_key or None)
+        self.credential = credential
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -120,21 +150,38 @@ class OpenAIBackend(Backend):
         self._transport = transport  # tests may pass an httpx transport
         self.attempts = 0  # HTTP requests sent, retries included
 
+    @property
+    def api_key(self) -> str | None:
+        """The key sent with each request (None: none is)."""
+        return self.credential.key
+
     @classmethod
-    def from_ref(cls, ref: str, settings: Any = None) -> OpenAIBackend:
-        """The backend for a card's ``NAME@URL`` and its optional ``endpoint:`` settings."""
+    def from_ref(cls, ref: str, settings: Any = None, *, source: str | None = None) -> OpenAIBackend:
+        """The backend for a card's ``NAME@URL`` and its optional ``endpoint:`` settings.
+
+        A key is sent only where the user's allowlist (:mod:`agora.backends.credentials`) allows it; the card's
+        ``api_key_env`` is a request, never a permission. A withheld key is logged in one line and noted in
+        :meth:`describe`, which the transcript header records.
+        """
         model, url = split_ref(ref)
+        requested = settings.api_key_env if settings is not None else None
+        try:
+            credential = credential_for(url, requested)
+        except ValueError as exc:
+            raise ModelNotFoundError(str(exc), source=source, field="model") from None
+        if requested is not None and credential.variable != requested:
+            log.warning(
+                "%s", one_line(f"{source or ref}: endpoint {credential.origin}: key {credential.reason}")
+            )
         kwargs: dict[str, Any] = {}
         if settings is not None:
-            if settings.api_key_env:
-                kwargs["api_key"] = os.environ.get(settings.api_key_env)
             kwargs.update(
                 max_concurrency=settings.max_concurrency,
                 timeout_s=settings.timeout_s,
                 max_retries=settings.max_retries,
                 completion_template=settings.completion_template,
             )
-        return cls(url, model, name=ref, **kwargs)
+        return cls(url, model, name=ref, credential=credential, **kwargs)
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
     def _delay(self, attempt: int) -> float:
@@ -145,14 +192,16 @@ class OpenAIBackend(Backend):
         import httpx
 
         url = f"{self.base_url}{path}"
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        headers = self.credential.headers()
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             wait: float | None = None
             async with _limit(self.base_url, self.max_concurrency):
                 self.attempts += 1
                 try:
-                    async with httpx.AsyncClient(timeout=self.timeout_s, transport=self._transport) as client:
+                    async with httpx.AsyncClient(
+                        timeout=self.timeout_s, transport=self._transport, follow_redirects=False
+                    ) as client:
                         response = await client.post(url, json=payload, headers=headers)
                 except httpx.TimeoutException:
                     last = f"no answer within {self.timeout_s:g} s"
@@ -271,4 +320,5 @@ class OpenAIBackend(Backend):
             "endpoint": self.base_url,
             "model": self.model,
             "max_concurrency": self.max_concurrency,
+            "credential": self.credential.reason,
         }
