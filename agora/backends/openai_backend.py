@@ -8,7 +8,8 @@ timeout and the retries, and may ask for an API key variable.
 - **Credentials** go only where the user's allowlist sends them (``AGORA_ENDPOINT_KEYS`` or the user's
   ``endpoint-keys.yaml``, see :mod:`agora.backends.credentials`): a card's ``api_key_env`` alone sends nothing,
   so no card and no resumed transcript can send a key to a host the user did not name.
-- At most ``max_concurrency`` requests are in flight per endpoint (URL); the others wait their turn.
+- At most ``max_concurrency`` requests are in flight per endpoint (URL), and no model name can take every slot
+  (:mod:`agora.backends.fair_limit`): a model the server never answers leaves the others on that URL a slot.
 - A request that times out, cannot connect, or gets 429 or a 5xx answer is retried up to ``max_retries`` times,
   waiting ``backoff_s * 2**attempt`` seconds (at most ``max_backoff_s``), or what the server's ``Retry-After``
   asks. Other 4xx answers fail at once with the server's message. A request that still fails raises
@@ -25,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from typing import Any
 
 from agora.backends.base import (
@@ -38,6 +38,7 @@ from agora.backends.base import (
     ScoringUnsupported,
 )
 from agora.backends.credentials import Credential, credential_for
+from agora.backends.fair_limit import limit_for, register
 from agora.errors import ModelNotFoundError, one_line
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -70,19 +71,6 @@ def _plain(messages: tuple[ChatMessage, ...]) -> str:
 
 #: how a chat prompt is written as plain text for /v1/completions (scoring only)
 COMPLETION_TEMPLATES = {"chatml": _chatml, "plain": _plain}
-
-# one semaphore per (event loop, endpoint): the limit holds across every persona that talks to that URL
-_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _limit(url: str, size: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    per_loop = _LIMITS.setdefault(loop, {})
-    if url not in per_loop:
-        per_loop[url] = asyncio.Semaphore(size)
-    return per_loop[url]
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:
@@ -149,6 +137,7 @@ class OpenAIBackend(Backend):
         self.completion_template = completion_template
         self._transport = transport  # tests may pass an httpx transport
         self.attempts = 0  # HTTP requests sent, retries included
+        register(self.base_url, self)  # keeps a slot of the URL's concurrency limit for this model
 
     @property
     def api_key(self) -> str | None:
@@ -196,7 +185,7 @@ class OpenAIBackend(Backend):
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             wait: float | None = None
-            async with _limit(self.base_url, self.max_concurrency):
+            async with limit_for(self.base_url, self.max_concurrency).slot(self.model):
                 self.attempts += 1
                 try:
                     async with httpx.AsyncClient(
