@@ -19,6 +19,7 @@ from agora._version import __version__
 from agora.errors import AgoraError, DebateError, one_line
 
 if TYPE_CHECKING:
+    from agora.persona import Persona
     from agora.run.debate import DebateResult
     from agora.views.progress import DebateProgress
 
@@ -140,6 +141,21 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _finish(lambda: resume_sync(args.file, out=out, progress=progress), out, progress)
 
 
+def _endpoint_line(persona: Persona) -> str | None:
+    """For a card whose model is served over HTTP: the URL and whether a key would be sent (from which variable)."""
+    from agora.backends.registry import split_model_ref
+
+    try:
+        backend, ref = split_model_ref(persona.model, source=persona.source)
+    except AgoraError:
+        return None  # a backend no installed plugin provides: nothing to say about an endpoint
+    if backend != "openai":
+        return None
+    from agora.backends.openai_backend import endpoint_line
+
+    return endpoint_line(ref, persona.endpoint)
+
+
 def cmd_personas(args: argparse.Namespace) -> int:
     from agora.persona import load_personas
     from agora.views.terminal import format_values
@@ -148,6 +164,9 @@ def cmd_personas(args: argparse.Namespace) -> int:
         c = p.contributor
         print(f"{p.name}")
         print(f"  model:       {p.model}")
+        endpoint = _endpoint_line(p)
+        if endpoint is not None:
+            print(f"  endpoint:    {endpoint}")
         print(f"  values:      {format_values(p.values)}")
         who = ", ".join(x for x in (c.name, c.licence, c.model_card, c.contact) if x) or "not stated"
         print(f"  contributor: {who}")

@@ -57,11 +57,25 @@ class GenerationSettings(_Frozen):
 
 
 class EndpointSettings(_Frozen):
-    """How to talk to a model served over the OpenAI-compatible API (``model: NAME@http://host:port/v1``)."""
+    """How to talk to a model served over the OpenAI-compatible API (``model: NAME@http://host:port/v1``).
 
-    api_key_env: str | None = Field(default=None, description="environment variable holding the API key")
+    ``api_key_env`` is only a request: the key is sent when the user's own allowlist allows that endpoint (see
+    :mod:`agora.backends.credentials`), so a card cannot send a variable to a host of its choosing. The limits that
+    protect the user (the request deadline, the reply size) are not card settings.
+    """
+
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="environment variable holding the API key, sent only where the user's allowlist allows it",
+    )
     max_concurrency: int = Field(default=4, ge=1, le=1024, description="requests in flight to this endpoint")
-    timeout_s: float = Field(default=120.0, gt=0.0, le=3600.0, description="per HTTP request")
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0.0,
+        le=3600.0,
+        description="each HTTP attempt as a whole, every byte of the reply included",
+    )
     max_retries: int = Field(
         default=3, ge=0, le=20, description="on 429, 5xx, timeouts and connection errors"
     )

@@ -261,7 +261,9 @@ def test_a_yaml_card_names_an_endpoint_and_its_settings_are_checked(tmp_path):
     assert info.value.field == "endpoint.completion_template"
 
 
-async def test_the_api_key_comes_from_the_named_variable_and_is_sent_as_a_bearer_token(monkeypatch):
+async def test_the_api_key_goes_only_where_the_users_allowlist_sends_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("AGORA_ENDPOINT_KEYS", raising=False)
     monkeypatch.setenv("AGORA_TEST_KEY", "sekret")
     async with StubServer(lambda path, body: chat_reply("ok")) as server:
         p = Persona(
@@ -271,7 +273,12 @@ async def test_the_api_key_comes_from_the_named_variable_and_is_sent_as_a_bearer
             model=f"m@{server.url}",
             endpoint={"api_key_env": "AGORA_TEST_KEY"},
         )
+        await resolve_backend(p).generate(REQUEST)  # the card asks, the user has not allowed: no header
+        monkeypatch.setenv("AGORA_ENDPOINT_KEYS", f"{server.url}=AGORA_TEST_KEY")
         await resolve_backend(p).generate(REQUEST)
-        await backend(server.url).generate(REQUEST)  # no key configured: no header
-    assert server.headers[0]["authorization"] == "Bearer sekret"
-    assert "authorization" not in server.headers[1]
+        await backend(server.url).generate(REQUEST)  # no key configured in Python: no header
+        await backend(server.url, api_key="from-python").generate(REQUEST)
+    assert "authorization" not in server.headers[0]
+    assert server.headers[1]["authorization"] == "Bearer sekret"
+    assert "authorization" not in server.headers[2]
+    assert server.headers[3]["authorization"] == "Bearer from-python"

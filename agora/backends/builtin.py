@@ -31,7 +31,7 @@ def openai_backend(ref: str, persona: Persona) -> Backend:
             source=persona.source,
             field="model",
         ) from None
-    return OpenAIBackend.from_ref(ref, persona.endpoint)
+    return OpenAIBackend.from_ref(ref, persona.endpoint, source=persona.source)
 
 
 def transformers_backend(ref: str, persona: Persona) -> Backend:
