@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agora.errors import ConfigError, pydantic_error_line
+from agora.files import read_bytes
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,18 +43,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
     """Read ``path`` as a YAML mapping; every failure is a :class:`ConfigError` naming the file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{kind} file not found", source=path) from None
-    except IsADirectoryError:
-        raise ConfigError(f"expected a {kind} file, found a directory", source=path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"{kind} file is {len(raw)} bytes, larger than the {MAX_CONFIG_BYTES} allowed", source=path
-        )
+    raw = read_bytes(path, MAX_CONFIG_BYTES, kind)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

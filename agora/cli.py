@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -83,10 +83,27 @@ def _finish(run: Callable[[], DebateResult], out: Path, progress: DebateProgress
     return 0
 
 
+@contextlib.contextmanager
+def _printable_stdout() -> Iterator[None]:
+    """While a command runs, what it prints shows control characters as escapes (model output and cards cannot
+    drive the terminal)."""
+    from agora.views.terminal import PrintableStream
+
+    saved = sys.stdout
+    if saved is not None:
+        sys.stdout = PrintableStream(saved)
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
 def _say(text: str) -> None:
     """Print to stderr when it can still be written to (a closed pipe must not change the exit status)."""
+    from agora.views.terminal import printable
+
     with contextlib.suppress(OSError, AttributeError):
-        print(text, file=sys.stderr, flush=True)
+        print(printable(text), file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -436,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "personas", None) == []:
         args.personas = None
     try:
-        return args.func(args)
+        with _printable_stdout():
+            return args.func(args)
     except AgoraError as exc:
         _say(f"agora: error: {exc}")
         return EXIT_USAGE

@@ -47,6 +47,20 @@ class GraphSpec(BaseModel):
         return self
 
 
+#: the most edges an interaction graph may hold: each edge is a message shown to an agent in every phase
+MAX_EDGES = 200_000
+
+
+def _check_size(edges: int, source: str | None) -> None:
+    if edges > MAX_EDGES:
+        raise ConfigError(
+            f"the interaction graph would have {edges} edges, more than the {MAX_EDGES} allowed "
+            "(every edge is a message in a prompt in every phase; use a sparser graph)",
+            source=source,
+            field="graph",
+        )
+
+
 def build_graph(
     spec: GraphSpec, agents: Sequence[str], seed: int = 0, source: str | None = None
 ) -> nx.DiGraph:
@@ -57,6 +71,7 @@ def build_graph(
     g = nx.DiGraph()
     g.add_nodes_from(names)
     if spec.kind == "complete":
+        _check_size(n * (n - 1), source)  # before building it: 10,000 agents would be 100 million edges
         g.add_edges_from((u, v) for u in names for v in names if u != v)
     elif spec.kind == "ring":
         for i, u in enumerate(names):
@@ -80,6 +95,7 @@ def build_graph(
         g.add_edges_from((names[a], names[b]) for a, b in ug.edges())
         g.add_edges_from((names[b], names[a]) for a, b in ug.edges())
     elif spec.kind == "random":
+        _check_size(round(spec.p * n * (n - 1)), source)  # the expected size, before drawing it
         rg = nx.gnp_random_graph(n, spec.p, seed=graph_seed, directed=True)
         g.add_edges_from((names[a], names[b]) for a, b in rg.edges())
     elif spec.kind == "edges":
@@ -104,6 +120,7 @@ def build_graph(
             )
     if spec.bidirectional and spec.kind in ("ring", "star", "edges"):
         g.add_edges_from([(v, u) for u, v in list(g.edges())])
+    _check_size(g.number_of_edges(), source)
     return g
 
 
@@ -125,6 +142,7 @@ def check_graph(graph: nx.DiGraph, agents: Sequence[str]) -> nx.DiGraph:
     for name in agents:
         if name not in graph:
             raise ConfigError(f"agent {name!r} is missing from the interaction graph", field="graph")
+    _check_size(graph.number_of_edges(), None)
     for u, v in graph.edges:
         if u == v:
             raise ConfigError(f"self-loop {u} -> {v} is not allowed", field="graph")

@@ -26,7 +26,11 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
-from agora.errors import TranscriptError
+from agora.errors import ConfigError, TranscriptError
+from agora.files import read_bytes
+
+#: the largest transcript file agora reads (a long debate of many agents stays far below it)
+MAX_TRANSCRIPT_BYTES = 1 << 30
 
 FORMAT_VERSION = 1
 
@@ -441,11 +445,9 @@ class Transcript:
         """
         path = Path(path)
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise TranscriptError("transcript file not found", source=path) from None
-        except IsADirectoryError:
-            raise TranscriptError("expected a transcript file, found a directory", source=path) from None
+            raw = read_bytes(path, MAX_TRANSCRIPT_BYTES, "transcript")
+        except ConfigError as exc:
+            raise TranscriptError(exc.detail, source=path) from None
         chunks = raw.split(b"\n")
         # no newline at the end: the writer was interrupted mid-line (possibly mid-character), so drop that part
         # before decoding

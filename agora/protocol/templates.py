@@ -15,7 +15,10 @@ repeating a string or list beyond :data:`MAX_REPEAT` items is refused while rend
 from __future__ import annotations
 
 import functools
+import os
 import re
+import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,15 +28,48 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from agora.errors import ConfigError
+from agora.files import check_file
 
 if TYPE_CHECKING:
     from agora.protocol.contexts import TemplateContext
 
 
+class ConfinedLoader(jinja2.FileSystemLoader):
+    """Loads templates from ``directory`` only: a name that resolves outside it after following symbolic links (a
+    link to ``/etc/passwd`` beside a spec, or a linked folder) is refused, and special files (a FIFO, a device) and
+    files over :data:`MAX_TEMPLATE_BYTES` are refused before they are read."""
+
+    def __init__(self, directory: Path):
+        super().__init__(str(directory), followlinks=False)
+        self.root = Path(os.path.realpath(directory))
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        for base in self.searchpath:
+            path = Path(base, *jinja2.loaders.split_template_path(template))
+            if not os.path.lexists(path):
+                continue
+            real = Path(os.path.realpath(path))
+            if not real.is_relative_to(self.root):
+                raise TemplateOutsideProtocol(
+                    f"template {template!r} resolves outside the protocol directory"
+                )
+            check_file(real, MAX_TEMPLATE_BYTES, "template")
+        return super().get_source(environment, template)
+
+
+class TemplateOutsideProtocol(jinja2.TemplateNotFound):
+    """A template name that resolves outside the protocol directory (a symbolic link)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, message)
+
+
 def make_environment(directory: Path) -> SandboxedEnvironment:
     """A sandboxed, strict environment without globals that loads templates from ``directory`` only."""
     env = _PromptSandbox(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        loader=ConfinedLoader(directory),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -149,8 +185,14 @@ def unsafe_attributes(tree: nodes.Template) -> list[tuple[str, int]]:
 def _read_source(env: SandboxedEnvironment, name: str, path: Path, field: str | None) -> str:
     try:
         source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    except TemplateOutsideProtocol as exc:
+        raise ConfigError(
+            exc.message or "template resolves outside the protocol directory", source=path, field=field
+        ) from None
     except jinja2.TemplateNotFound:
         raise ConfigError("template file not found", source=path, field=field) from None
+    except ConfigError as exc:  # a special file, or one too large (agora.files)
+        raise ConfigError(exc.detail, source=path, field=field) from None
     except UnicodeDecodeError:
         raise ConfigError("template is not UTF-8 text", source=path, field=field) from None
     except OSError as exc:
@@ -216,6 +258,57 @@ def _check_tree(
         _check_tree(env, included, path, field, allowed, depth + 1)
 
 
+#: a rendered prompt's largest size, in characters, and the longest a rendering may take, in seconds
+MAX_RENDER_CHARS = 200_000
+MAX_RENDER_SECONDS = 2.0
+
+
+class RenderBudget:
+    """Stops a rendering that runs past :data:`MAX_RENDER_SECONDS`, wherever it spends the time (a loop that writes
+    nothing, a macro that calls itself): while the template runs, a trace function watches the frames of the
+    template's own code (and nothing else) and raises :class:`jinja2.exceptions.SecurityError` once the time is up.
+    The tracer the process had before (a debugger, coverage) is restored afterwards."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.ticks = 0
+
+    def _line(self, frame: Any, event: str, arg: Any) -> Any:
+        self.ticks += 1
+        if self.ticks % 256 == 0 and time.monotonic() > self.deadline:
+            raise jinja2.exceptions.SecurityError(f"rendering took longer than {self.seconds:g} s")
+        return self._line
+
+    def _call(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "call" and isinstance(frame.f_globals.get("environment"), _PromptSandbox):
+            return self._line
+        return None
+
+    def __enter__(self) -> RenderBudget:
+        self._previous = sys.gettrace()
+        sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.settrace(self._previous)
+
+
+def bounded_render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """``template`` rendered with ``context`` within the time and size budgets (a SecurityError past either)."""
+    parts: list[str] = []
+    size = 0
+    with RenderBudget(MAX_RENDER_SECONDS):
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            if size > MAX_RENDER_CHARS:
+                raise jinja2.exceptions.SecurityError(
+                    f"the rendered prompt passed {MAX_RENDER_CHARS} characters"
+                )
+            parts.append(chunk)
+    return "".join(parts)
+
+
 class PromptTemplate:
     """One compiled template with the file it came from, for error messages."""
 
@@ -246,7 +339,7 @@ class PromptTemplate:
 
     def render(self, **context: Any) -> str:
         try:
-            return self._template.render(**context).strip()
+            return bounded_render(self._template, context).strip()
         except jinja2.UndefinedError as exc:
             raise self._error(f"template rendering failed: {exc.message}") from None
         except jinja2.exceptions.SecurityError as exc:

@@ -23,9 +23,12 @@ from agora.graph import build_graph, check_graph
 from agora.persona import Persona, load_personas
 from agora.protocol.loader import Protocol, load_protocol
 from agora.run.engine import AnswerReader, Engine, ProgressCallback
+from agora.run.kinds.vote import LETTER_BALLOTS, MAX_LETTER_CANDIDATES
 from agora.transcript import OutcomeEvent, Transcript, html_view
 
 MAX_QUESTION_CHARS = 4000
+#: the most agents one debate may have (their prompts, turns and ballots all grow with it)
+MAX_AGENTS = 5_000
 
 
 @dataclass
@@ -114,6 +117,10 @@ class Debate:
         self.personas: list[Persona] = list(personas)  # type: ignore[arg-type]
         if not self.personas:
             raise ConfigError("a debate needs at least one persona", field="personas")
+        if len(self.personas) > MAX_AGENTS:
+            raise ConfigError(
+                f"a debate has at most {MAX_AGENTS} agents, got {len(self.personas)}", field="personas"
+            )
         names = [p.name for p in self.personas]
         for name in names:
             if names.count(name) > 1:
@@ -126,6 +133,15 @@ class Debate:
         get_rule(spec.aggregation.rule, source=source)
         for rule in spec.aggregation.report:
             get_rule(rule, source=source, field="aggregation.report")
+        written = [p for p in spec.phases if p.kind == "vote" and p.ballot in LETTER_BALLOTS]
+        if written and not spec.aggregation.merge and len(names) > MAX_LETTER_CANDIDATES:
+            raise ConfigError(
+                f"vote phase {written[0].name!r} asks for a written ballot over every agent's answer (merge: false), "
+                f"which names at most {MAX_LETTER_CANDIDATES} answers by letter; got {len(names)} agents "
+                "(use ballot: scored or own, or merge answers)",
+                source=source,
+                field="phases",
+            )
         if spec.roles and len(names) != len(spec.roles):
             raise ConfigError(
                 f"protocol {spec.name!r} gives roles to exactly {len(spec.roles)} agents "

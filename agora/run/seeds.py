@@ -15,8 +15,18 @@ def derive_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+def label(i: int) -> str:
+    """The ``i``-th ballot label: A to Z, then AA, AB, ... (only ballots that no model writes go past Z)."""
+    name = ""
+    i += 1
+    while i:
+        i, rest = divmod(i - 1, len(LABELS))
+        name = LABELS[rest] + name
+    return name
+
+
 def ballot_order(candidates: Sequence[str], seed: int, voter: str) -> dict[str, str]:
     """Labels shown to ``voter`` -> candidate id, in a per-voter seeded shuffle (no fixed position bias)."""
     order = list(candidates)
     random.Random(derive_seed(seed, "ballot", voter)).shuffle(order)
-    return {LABELS[i]: cand for i, cand in enumerate(order)}
+    return {label(i): cand for i, cand in enumerate(order)}

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from tqdm import tqdm
 
+from agora.views.terminal import printable
+
 if TYPE_CHECKING:
     from agora.experiment.runner import SweepProgress
     from agora.run.engine import Progress
@@ -79,7 +81,9 @@ class _Display:
         self._bar: tqdm | None = None
 
     def line(self, text: str) -> None:
-        """A whole line; on a terminal, above the open bar (which is drawn again below it)."""
+        """A whole line; on a terminal, above the open bar (which is drawn again below it). Control characters in
+        it (from a model's error text, say) are shown as escapes, never obeyed."""
+        text = printable(text)
         if self._bar is not None:
             self._bar.write(text, file=self.stream)
         else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
+from typing import Any, TextIO
 
 from agora.transcript import (
     BallotEvent,
@@ -16,6 +18,32 @@ from agora.transcript import (
 )
 
 WIDTH = 100
+
+
+#: characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts colour, cursor and title
+#: sequences) but newline and tab, DEL, and the Unicode bidirectional overrides that reorder what is shown
+_UNSAFE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written out as an escape (``\\x1b``), so that text
+    from models and cards is shown, never obeyed."""
+    return _UNSAFE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+
+
+class PrintableStream:
+    """A text stream that writes everything through :func:`printable` (the command line's stdout)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _wrap(text: str, indent: str = "    ") -> str:

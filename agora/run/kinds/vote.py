@@ -17,15 +17,17 @@ from agora.run.seeds import ballot_order
 from agora.run.state import RoundState
 from agora.run.tally import tally, weighting_for
 from agora.run.turns import fault_reason
-from agora.transcript import BallotEvent
+from agora.transcript import BallotEvent, OutcomeEvent
 
 if TYPE_CHECKING:
     from agora.protocol.spec import ProtocolSpec
 
 #: new tokens for a written ballot when the phase does not say
 DEFAULT_VOTE_TOKENS = 24
-#: ranked ballots label candidates A-Z
-MAX_CANDIDATES = 26
+#: written ballots (ranking, approval) name candidates by one letter, A to Z: at most this many candidates
+MAX_LETTER_CANDIDATES = 26
+#: the ballot kinds a voter's model writes out by letter
+LETTER_BALLOTS = ("generated", "approval")
 #: scored ballots over at most this many candidates are scored in every rotation of the options' order
 ROTATE_UP_TO = 6
 
@@ -59,6 +61,14 @@ class Vote(PhaseKind):
         merged = candidates(run, state.latest)
         if not merged:
             raise DebateError("no agent has an answer to vote on")
+        if phase.ballot in LETTER_BALLOTS and len(merged) > MAX_LETTER_CANDIDATES:
+            run.record.close_phase(phase, state.round, time.perf_counter(), [], check_quorum=False)
+            reason = (
+                f"{len(merged)} different answers, more than the {MAX_LETTER_CANDIDATES} letters a written "
+                "ballot can name: no ballot was cast (ballot: scored or own has no such limit)"
+            )
+            run.record.emit(too_many(run, merged, reason), sync=True)
+            return False
         ballots = await cast_ballots(run, state, phase, merged)
         weighting = await weighting_for(run, state.question)
         run.record.emit(tally(run, ballots, merged, weighting), sync=True)
@@ -85,10 +95,6 @@ async def cast_ballots(
     start = time.perf_counter()
     ids = [c.id for c in merged]
     answers = {c.id: c.answer for c in merged}
-    if len(ids) > MAX_CANDIDATES:
-        raise DebateError(
-            f"ranked ballots support at most {MAX_CANDIDATES} candidates, this debate has {len(ids)}"
-        )
 
     def prompt(name: str, labels: dict[str, str]):
         persona = run.personas[name]
@@ -118,3 +124,21 @@ async def cast_ballots(
         phase, state.round, start, ballots, failed_word=Vote.failed_word, check_quorum=False
     )
     return ballots
+
+
+def too_many(run: RunContext, merged: list[Candidate], reason: str) -> OutcomeEvent:
+    """The outcome of a written vote over more candidates than letters: no winner, and why."""
+    answers = {c.id: c.answer for c in merged}
+    return OutcomeEvent(
+        rule=run.spec.aggregation.rule,
+        weighted=False,
+        winner=None,
+        answer="",
+        ranking=[list(answers)],
+        scores={},
+        candidates=answers,
+        members={c.id: list(c.members) for c in merged},
+        voters=0,
+        cast=0,
+        no_winner=reason,
+    )

@@ -1,0 +1,44 @@
+"""Reading files a contributor or a user hands agora (cards, specs, templates, ballot files, transcripts) without
+letting the file decide how much is read: special files (a FIFO that never ends, ``/dev/zero``, a directory) are
+refused before any read, and so is a file over its kind's size limit; a file that grows while it is read is cut
+off at the limit and refused. Every failure is one :class:`~agora.errors.ConfigError` line naming the file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from agora.errors import ConfigError
+
+
+def check_file(path: Path, limit: int, kind: str) -> int:
+    """The size of ``path`` after refusing a missing file, a special file, or one over ``limit`` bytes."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{kind} file not found", source=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"expected a {kind} file, found a directory", source=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{kind} file is not a regular file (a FIFO, socket or device)", source=path)
+    if info.st_size > limit:
+        raise ConfigError(
+            f"{kind} file is {info.st_size} bytes, larger than the {limit} allowed", source=path
+        )
+    return info.st_size
+
+
+def read_bytes(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of ``path``, checked by :func:`check_file` first and never more than ``limit`` of them."""
+    check_file(path, limit, kind)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
+    if len(raw) > limit:
+        raise ConfigError(f"{kind} file grew past the {limit} bytes allowed while it was read", source=path)
+    return raw
