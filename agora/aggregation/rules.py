@@ -1,7 +1,8 @@
 """The social-choice rules. Each is a pure function ``rule(ballots, candidates) -> {candidate: score}``.
 
 Higher scores rank higher; candidates with equal scores tie, and every candidate in the top tier is a winner of the
-rule as social choice defines it (ties visible, never broken here: :func:`agora.aggregation.outcome.aggregate` breaks a tie for
+rule as social choice defines it (ranked pairs past its search limit: see :func:`ranked_pairs`; ties visible, never
+broken here: :func:`agora.aggregation.outcome.aggregate` breaks a tie for
 first with a seeded, recorded draw). Ballots carry a weight; unweighted aggregation sets every weight to 1.
 
 Three families:
