@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -9,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agora.errors import ConfigError, pydantic_error_line
-from agora.files import read_bytes
+from agora.files import noun, read_bytes
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,12 +45,16 @@ class _StrictLoader(yaml.SafeLoader):
 def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
     """Read ``path`` as a YAML mapping; every failure is a :class:`ConfigError` naming the file."""
     raw = read_bytes(path, MAX_CONFIG_BYTES, kind)
+    name = noun(kind)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"{kind} file is not UTF-8 text", source=path) from None
+        raise ConfigError(f"{name} is not UTF-8 text", source=path) from None
     if "\x00" in text:
-        raise ConfigError(f"{kind} file contains binary data", source=path)
+        raise ConfigError(f"{name} contains binary data", source=path)
+    data = _plain_json(text)
+    if data is not None:
+        return data
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
@@ -59,7 +64,7 @@ def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
             field=str(dup.key),
         ) from None
     except RecursionError:
-        raise ConfigError(f"{kind} file nests too deeply", source=path) from None
+        raise ConfigError(f"{name} nests too deeply", source=path) from None
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date 2001-13-45 that PyYAML cannot build
         raise ConfigError(f"invalid YAML value: {exc}", source=path) from None
     except yaml.YAMLError as exc:
@@ -71,6 +76,28 @@ def read_yaml_mapping(path: Path, kind: str) -> dict[str, Any]:
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ConfigError(f"a {kind} must be a YAML mapping, found {found}", source=path)
     return data
+
+
+def _plain_json(text: str) -> dict[str, Any] | None:
+    """``text`` read as a JSON object when it is one (no repeated keys, no NaN or Infinity), tens of times faster
+    than the YAML reader on a large file (a ballot file of a megabyte: seconds); otherwise None, and the YAML
+    reader reads it and reports any problem with its line."""
+    if not text.lstrip().startswith("{"):
+        return None
+
+    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            raise ValueError("a key appears twice")
+        return found
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(text, object_pairs_hook=mapping, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return None
 
 
 def read_model(path: Path, model: type[M], kind: str) -> M:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -40,9 +41,28 @@ def _default_out(protocol: str) -> Path:
 
 
 def check_out_path(out: Path) -> None:
-    """Refuse a transcript path that cannot be written, before any model loads."""
+    """Refuse a transcript path that cannot be written, before any model loads.
+
+    Proved, not guessed from permission bits (which say yes to root everywhere, /proc included): an existing
+    ``out`` must be a regular file that opens for appending (nothing is written to it), and the nearest existing
+    folder on the way to it must take a new file: one is created there and removed at once.
+    """
     if out.is_dir():
         raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    if out.exists() or out.is_symlink():
+        if not out.is_file():
+            raise AgoraError(
+                "cannot write the transcript: --out names something that is not a regular file",
+                source=out,
+                field="--out",
+            )
+        try:
+            with out.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise AgoraError(
+                f"cannot write the transcript: {exc.strerror or exc}", source=out, field="--out"
+            ) from None
     folder = out.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -52,10 +72,17 @@ def check_out_path(out: Path) -> None:
             source=out,
             field="--out",
         )
-    if not os.access(folder, os.W_OK):
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".agora-out-check-", suffix=".tmp", dir=folder)
+    except OSError as exc:
         raise AgoraError(
-            f"cannot create the transcript: {str(folder)!r} is not writable", source=out, field="--out"
-        )
+            f"cannot create the transcript: {str(folder)!r} is not writable ({exc.strerror or exc})",
+            source=out,
+            field="--out",
+        ) from None
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 def _progress(quiet: bool) -> DebateProgress | None:
@@ -143,8 +170,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     transcript, checkpoint = plan_resume(args.file)
     out = Path(args.out) if args.out else Path(args.file)
-    if out.exists() and out.is_dir():
-        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
+    check_out_path(out)
     if not args.quiet:
         header = transcript.header
         total = len(schedule(ProtocolSpec.model_validate(header.protocol_spec)))

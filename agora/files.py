@@ -12,22 +12,26 @@ from pathlib import Path
 from agora.errors import ConfigError
 
 
+def noun(kind: str) -> str:
+    """``kind`` as the name of a file: "ballot file", "protocol spec file" (never "ballot file file")."""
+    return kind if kind.endswith(" file") else f"{kind} file"
+
+
 def check_file(path: Path, limit: int, kind: str) -> int:
     """The size of ``path`` after refusing a missing file, a special file, or one over ``limit`` bytes."""
+    name = noun(kind)
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise ConfigError(f"{kind} file not found", source=path) from None
+        raise ConfigError(f"{name} not found", source=path) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
+        raise ConfigError(f"cannot read {name}: {exc.strerror}", source=path) from None
     if stat.S_ISDIR(info.st_mode):
-        raise ConfigError(f"expected a {kind} file, found a directory", source=path)
+        raise ConfigError(f"expected a {name}, found a directory", source=path)
     if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{kind} file is not a regular file (a FIFO, socket or device)", source=path)
+        raise ConfigError(f"{name} is not a regular file (a FIFO, socket or device)", source=path)
     if info.st_size > limit:
-        raise ConfigError(
-            f"{kind} file is {info.st_size} bytes, larger than the {limit} allowed", source=path
-        )
+        raise ConfigError(f"{name} is {info.st_size:,} bytes, larger than the {limit:,} allowed", source=path)
     return info.st_size
 
 
@@ -38,7 +42,9 @@ def read_bytes(path: Path, limit: int, kind: str) -> bytes:
         with open(path, "rb") as fh:
             raw = fh.read(limit + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read {kind} file: {exc.strerror}", source=path) from None
+        raise ConfigError(f"cannot read {noun(kind)}: {exc.strerror}", source=path) from None
     if len(raw) > limit:
-        raise ConfigError(f"{kind} file grew past the {limit} bytes allowed while it was read", source=path)
+        raise ConfigError(
+            f"{noun(kind)} grew past the {limit:,} bytes allowed while it was read", source=path
+        )
     return raw

@@ -23,7 +23,13 @@ class GraphSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: GraphKind = "complete"
-    bidirectional: bool = Field(default=True, description="ring/star/edges: also add every reverse edge")
+    bidirectional: bool = Field(
+        default=True,
+        description=(
+            "ring/star/edges: also add every reverse edge (the default: ring neighbours and a star's hub and "
+            "leaves hear each other); false: each edge one way, as listed"
+        ),
+    )
     center: str | None = Field(default=None, description="star: the hub agent (default: the first agent)")
     k: int = Field(
         default=2, ge=2, description="small_world: each agent is joined to its k nearest ring neighbours"

@@ -11,6 +11,7 @@ reaches it, and the test checks that torch was not even imported.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -547,6 +548,38 @@ def case_out_inside_a_file(root):
     argv = run_argv(root)
     argv[argv.index("--out") + 1] = str(root / "out" / "taken" / "t.jsonl")
     return argv, root / "out" / "taken" / "t.jsonl", "field '--out'", ("taken",)
+
+
+@case
+def case_out_in_proc(root):
+    # /proc passes every permission check for root, but takes no new file: the pre-check must try one
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc here")
+    argv = run_argv(root)
+    argv[argv.index("--out") + 1] = "/proc/x.jsonl"
+    return argv, Path("/proc/x.jsonl"), "field '--out'", ("'/proc' is not writable",)
+
+
+@case
+def case_out_in_a_read_only_directory(root):
+    locked = root / "out" / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.access(locked, os.W_OK) and os.geteuid() == 0:
+        pytest.skip("root writes into a read-only directory (see test_cli's simulated refusal)")
+    argv = run_argv(root)
+    argv[argv.index("--out") + 1] = str(locked / "t.jsonl")
+    return argv, locked / "t.jsonl", "field '--out'", ("not writable",)
+
+
+@case
+def case_out_is_not_a_regular_file(root):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo(root / "out" / "pipe.jsonl")
+    argv = run_argv(root)
+    argv[argv.index("--out") + 1] = str(root / "out" / "pipe.jsonl")
+    return argv, root / "out" / "pipe.jsonl", "field '--out'", ("not a regular file",)
 
 
 # -- ballot files and transcripts -----------------------------------------------------------------------------------

@@ -248,3 +248,30 @@ def test_unknown_model_does_not_import_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("agora: error:") and "no-such-model" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.yaml"]
+
+
+def test_out_is_proved_writable_before_anything_loads(capsys, tmp_path, monkeypatch):
+    """The --out pre-check creates (and removes) a file beside the transcript, so a folder that refuses new files is
+    refused up front whatever its permission bits say (they say yes to root everywhere)."""
+    import agora.cli
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "alpha.yaml").write_text(
+        yaml.safe_dump({"name": "alpha", "values": {"fairness": 1.0}, "description": "You are alpha."})
+    )
+    out = tmp_path / "out" / "t.jsonl"
+    monkeypatch.setattr(agora.cli.tempfile, "mkstemp", refuse)
+    line = run_error(capsys, tmp_path, ["run", "-q", QUESTION, "--personas", str(cards), "--out", str(out)])
+    assert str(out) in line and "field '--out'" in line and "is not writable (Permission denied)" in line
+    monkeypatch.undo()
+    # a writable folder passes, and the check leaves nothing behind
+    agora.cli.check_out_path(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cards"]
+    existing = tmp_path / "t.jsonl"
+    existing.write_text("kept\n")
+    agora.cli.check_out_path(existing)
+    assert existing.read_text() == "kept\n"

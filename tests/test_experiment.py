@@ -405,3 +405,43 @@ def test_an_item_drawn_twice_runs_once(tmp_path):
     report = run_experiment(spec, tmp_path / "out", backend=ScriptedBackend(lambda r: "Answer: yes."))
     assert report.ran == 3 and len({r["item_id"] for r in report.rows}) == 3
     assert "boolq (3 items)" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_rows_name_the_models_that_ran_not_the_cards(tmp_path):
+    # the cards name SmolLM2; a backend given for every agent ran instead, and the rows say so, as the transcript
+    # header (each backend's own description) does
+    spec = write_spec(
+        tmp_path,
+        """
+        name: stand-in
+        tasks:
+          - {task: boolq, n: 1}
+        protocols:
+          - {protocol: single, pools: [alone]}
+          - {protocol: vote, pools: [duo]}
+        pools:
+          alone: [{persona: empirica}]
+          duo: [{persona: empirica}, {persona: hygieia, model: "qwen@http://127.0.0.1:9/v1"}]
+        seeds: [0]
+        """,
+    )
+    out = tmp_path / "out"
+    report = run_experiment(spec, out, backend=ScriptedBackend(oracle(), name="oracle-stand-in"))
+    assert {r["status"] for r in report.rows} == {"completed"}
+    for row in report.rows:
+        header = Transcript.load(out / row["transcript"]).header
+        assert {d["name"] for d in header.models.values()} == {"oracle-stand-in"}
+        assert row["models"] == ["oracle-stand-in"]
+    # the configurations keep the cards' models: what the spec asked for
+    configs = json.loads((out / "configurations.json").read_text())
+    duo = next(c for c in configs.values() if c["pool"] == "duo")
+    assert sorted(duo["models"].values()) == ["qwen@http://127.0.0.1:9/v1", "smollm2-135m-instruct"]
+
+
+def test_rows_fall_back_to_the_cards_models_without_a_header():
+    from types import SimpleNamespace
+
+    from agora.experiment.runner import _models_run
+
+    config = SimpleNamespace(personas=[SimpleNamespace(model="b"), SimpleNamespace(model="a")])
+    assert _models_run(Transcript(), config) == ["a", "b"]

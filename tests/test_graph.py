@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import pytest
 from pydantic import ValidationError
@@ -200,3 +202,29 @@ def test_check_graph_self_loop():
 def test_check_graph_rejects_non_graph():
     with pytest.raises(ConfigError, match="networkx"):
         check_graph([("a1", "b2")], ["a1", "b2"])  # type: ignore[arg-type]
+
+
+def test_bidirectional_is_on_by_default_as_the_readme_says():
+    # the README's protocol spec shows the option with its default; the shipped protocols and examples (a ring where
+    # each agent hears two neighbours, a star whose hub hears every leaf) rely on it
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.strip().startswith("# bidirectional:"))
+    assert "bidirectional: true" in line and "(the default)" in line and "false: one way" in line
+    assert GraphSpec().bidirectional is True
+    assert GraphSpec.model_fields["bidirectional"].default is True
+    ring = build_graph(GraphSpec(kind="ring"), NAMES)
+    assert all(ring.in_degree(name) == 2 for name in NAMES)
+    one_way = build_graph(GraphSpec(kind="ring", bidirectional=False), NAMES)
+    assert all(one_way.in_degree(name) == 1 for name in NAMES)
+
+
+def test_shipped_protocols_keep_their_graphs():
+    from agora.protocol.loader import list_protocols, load_protocol
+
+    for path in list_protocols():
+        spec = load_protocol(path).spec.graph
+        assert spec.kind in ("complete", "ring"), path
+        if spec.kind == "ring":  # sparse: each agent hears its two ring neighbours
+            assert spec.bidirectional is True
+            graph = build_graph(spec, NAMES)
+            assert all(graph.in_degree(name) == 2 for name in NAMES)

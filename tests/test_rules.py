@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 
 import pytest
 
 from agora import Ballot, ConfigError, aggregate
+from agora.aggregation import ballot_file
 from agora.aggregation.ballot import approvals, utilities
-from agora.aggregation.ballot_file import load_ballots
+from agora.aggregation.ballot_file import MAX_CANDIDATES, MAX_RANKING_LENGTH, load_ballots
 from agora.aggregation.rules import KEMENY_MAX_CANDIDATES
 from agora.cli import main
 
@@ -150,3 +153,75 @@ def test_unweighted_counts_every_ballot_once(tmp_path, capsys):
     path = write(tmp_path, FILE)
     assert main(["aggregate", str(path), "--rule", "plurality", "--unweighted", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["scores"]["B"] == pytest.approx(2.5)
+
+
+# -- size limits of ballot files ------------------------------------------------------------------------------------
+MANY = [f"c{i}" for i in range(10_000)]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"ballots": [{"voter": "a", "ranking": MANY}]},
+            "field 'ballots.0.ranking': Value error, 10,000 candidates in one ballot, more than agora aggregates "
+            f"(at most {MAX_RANKING_LENGTH})",
+        ),
+        (
+            {"ballots": [{"voter": "a", "utilities": dict.fromkeys(MANY[:150], 0.5)}]},
+            "150 candidates in one ballot",
+        ),
+        (
+            {"candidates": MANY, "ballots": [{"voter": "a", "ranking": ["c1"]}]},
+            f"field 'candidates': Value error, 10,000 candidates, more than agora aggregates (at most {MAX_CANDIDATES})",
+        ),
+        (  # no ballot is too long, but together they name too many candidates
+            {"ballots": [{"voter": f"v{i}", "approved": [c]} for i, c in enumerate(MANY[:150])]},
+            f"field 'candidates': 150 candidates, more than agora aggregates (at most {MAX_CANDIDATES})",
+        ),
+    ],
+)
+def test_ballot_files_beyond_the_size_limits_are_refused_in_one_line(tmp_path, capsys, data, expected):
+    path = write(tmp_path, data)
+    assert main(["aggregate", str(path), "--rule", "all"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and expected in err
+
+
+def test_too_many_ballots_are_refused_before_they_are_read(tmp_path, capsys, monkeypatch):
+    # MAX_BALLOTS (100,000) is more than a ballot file of 1,000,000 bytes can hold: lowered here to see it apply
+    monkeypatch.setattr(ballot_file, "MAX_BALLOTS", 3)
+    path = write(tmp_path, {"ballots": [{"voter": f"v{i}", "ranking": ["A"]} for i in range(4)]})
+    assert main(["aggregate", str(path)]) == 2
+    assert (
+        "field 'ballots': Value error, 4 ballots, more than agora aggregates (at most 3)"
+        in capsys.readouterr().err
+    )
+
+
+def test_a_ballot_file_over_a_megabyte_is_refused(tmp_path, capsys):
+    path = write(tmp_path, {"ballots": [{"voter": f"v{i}", "ranking": MANY[:100]} for i in range(2000)]})
+    assert main(["aggregate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"ballot file is {path.stat().st_size:,} bytes, larger than the 1,000,000 allowed" in err
+
+
+def test_a_json_ballot_file_with_a_repeated_key_names_its_lines(tmp_path):
+    path = write(tmp_path, '{"ballots": [{"voter": "a", "ranking": ["A"]}],\n "ballots": []}')
+    with pytest.raises(ConfigError, match=r"key 'ballots' appears twice \(lines 1 and 2\)"):
+        load_ballots(path)
+
+
+def test_a_ballot_file_near_the_limits_loads_and_aggregates_in_seconds(tmp_path, capsys):
+    rng = random.Random(3)
+    names = [f"c{i}" for i in range(100)]
+    data = {"ballots": [{"voter": f"v{i}", "ranking": rng.sample(names, 100)} for i in range(1300)]}
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps(data))
+    assert path.stat().st_size > 900_000  # near the 1,000,000-byte limit of a ballot file
+    start = time.perf_counter()
+    assert main(["aggregate", str(path), "--rule", "all", "--json"]) == 0
+    assert (
+        time.perf_counter() - start < 20.0
+    )  # every rule (Kemeny-Young refuses 100 candidates), a few seconds
+    assert {r["ballots"] for r in json.loads(capsys.readouterr().out)} == {1300}

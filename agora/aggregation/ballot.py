@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 
 from agora.errors import ConfigError
 
@@ -60,7 +59,8 @@ class Ballot:
 
 def complete_tiers(ballot: Ballot, candidates: Sequence[str]) -> list[tuple[str, ...]]:
     """The ballot's tiers restricted to ``candidates``, with unranked candidates tied last."""
-    tiers = [tuple(c for c in tier if c in candidates) for tier in ballot.ranking]
+    wanted = candidates if isinstance(candidates, (set, frozenset)) else set(candidates)
+    tiers = [tuple(c for c in tier if c in wanted) for tier in ballot.ranking]
     tiers = [t for t in tiers if t]
     ranked = {c for t in tiers for c in t}
     rest = tuple(c for c in candidates if c not in ranked)
@@ -80,21 +80,53 @@ def borda_points(ballot: Ballot, candidates: Sequence[str]) -> dict[str, float]:
     return points
 
 
+_last_matrix: tuple[object, list[list[float]]] | None = None
+
+
+def margin_matrix(ballots: Sequence[Ballot], candidates: Sequence[str]) -> list[list[float]]:
+    """The margins as a matrix over candidate positions: ``matrix[i][j]`` is ``m[(candidates[i], candidates[j])]``.
+
+    Ballots with the same ranking are counted once with their weights summed; each distinct ranking then costs one
+    addition per pair of candidates it orders (the pairwise rules' main cost). The last matrix is remembered, so
+    that several pairwise rules run on the same ballots (``agora aggregate --rule all``) count them once.
+    """
+    global _last_matrix
+    grouped: dict[tuple[tuple[str, ...], ...], float] = {}
+    for ballot in ballots:
+        if ballot.ranking:
+            grouped[ballot.ranking] = grouped.get(ballot.ranking, 0.0) + ballot.weight
+    key = (tuple(candidates), tuple(grouped.items()))
+    last = _last_matrix
+    if last is not None and last[0] == key:
+        return [list(row) for row in last[1]]
+    n = len(candidates)
+    index = {c: i for i, c in enumerate(candidates)}
+    wins = [[0.0] * n for _ in range(n)]  # wins[i][j]: weight of ballots ranking i above j
+    for ranking, weight in grouped.items():
+        below = set(range(n))
+        for tier in ranking:
+            level = [i for i in dict.fromkeys(index[c] for c in tier if c in index) if i in below]
+            if not level:
+                continue
+            below.difference_update(level)
+            if not below:
+                break
+            rest = list(below)
+            for i in level:
+                row = wins[i]
+                for j in rest:
+                    row[j] += weight
+    matrix = [[wins[i][j] - wins[j][i] for j in range(n)] for i in range(n)]
+    _last_matrix = (key, matrix)
+    return [list(row) for row in matrix]
+
+
 def margins(ballots: Sequence[Ballot], candidates: Sequence[str]) -> Margins:
     """``m[(a, b)]``: weight of ballots preferring a to b minus the weight preferring b to a."""
-    m: Margins = {(a, b): 0.0 for a in candidates for b in candidates if a != b}
-    for ballot in ballots:
-        if not ballot.ranking:
-            continue
-        level = {c: i for i, tier in enumerate(complete_tiers(ballot, candidates)) for c in tier}
-        for a, b in combinations(candidates, 2):
-            if level[a] < level[b]:
-                m[(a, b)] += ballot.weight
-                m[(b, a)] -= ballot.weight
-            elif level[b] < level[a]:
-                m[(b, a)] += ballot.weight
-                m[(a, b)] -= ballot.weight
-    return m
+    matrix = margin_matrix(ballots, candidates)
+    return {
+        (a, b): matrix[i][j] for i, a in enumerate(candidates) for j, b in enumerate(candidates) if i != j
+    }
 
 
 def utilities(ballot: Ballot, candidates: Sequence[str]) -> dict[str, float]:

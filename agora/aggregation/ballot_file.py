@@ -14,11 +14,19 @@ A ballot file is JSON (or YAML)::
 
 Each ballot needs at least one of ``ranking``, ``utilities`` and ``approved``; ``weight`` (default 1) counts when
 aggregating with weights. Candidates a ranking leaves out are tied last.
+
+Size limits, so that every rule answers within seconds: at most :data:`MAX_CANDIDATES` candidates, at most
+:data:`MAX_BALLOTS` ballots, at most :data:`MAX_RANKING_LENGTH` candidates in one ballot's ranking, utilities or
+approvals, and a file of at most 1,000,000 bytes (:data:`agora._yaml.MAX_CONFIG_BYTES`, every configuration file's
+limit). A larger file is refused with one line naming the file and the limit. The costliest rules cost about one
+step per distinct ranking and pair of candidates it orders (the pairwise margins), or n^3 (Schulze's widest paths,
+ranked pairs' lock-in); within these limits that is at most tens of millions of steps, about a second.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,7 +35,13 @@ from agora._yaml import read_model
 from agora.aggregation.ballot import Ballot
 from agora.errors import ConfigError
 
+MAX_CANDIDATES = 100
 MAX_BALLOTS = 100_000
+MAX_RANKING_LENGTH = MAX_CANDIDATES
+
+
+def _too_many(count: int, what: str, limit: int) -> str:
+    return f"{count:,} {what}, more than agora aggregates (at most {limit:,})"
 
 
 class BallotEntry(BaseModel):
@@ -53,6 +67,13 @@ class BallotEntry(BaseModel):
             raise ValueError("utilities must be finite numbers")
         return value
 
+    @field_validator("ranking", "utilities", "approved")
+    @classmethod
+    def _not_too_long(cls, value: list | dict | None) -> list | dict | None:
+        if value is not None and len(value) > MAX_RANKING_LENGTH:
+            raise ValueError(_too_many(len(value), "candidates in one ballot", MAX_RANKING_LENGTH))
+        return value
+
     @model_validator(mode="after")
     def _has_a_preference(self) -> BallotEntry:
         if not self.ranking and not self.utilities and self.approved is None:
@@ -71,7 +92,21 @@ class BallotFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     candidates: list[str] | None = Field(default=None, min_length=1)
-    ballots: list[BallotEntry] = Field(min_length=1, max_length=MAX_BALLOTS)
+    ballots: list[BallotEntry] = Field(min_length=1)
+
+    @field_validator("candidates")
+    @classmethod
+    def _few_candidates(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(value) > MAX_CANDIDATES:
+            raise ValueError(_too_many(len(value), "candidates", MAX_CANDIDATES))
+        return value
+
+    @field_validator("ballots", mode="before")
+    @classmethod
+    def _few_ballots(cls, value: object) -> object:
+        if isinstance(value, list) and len(value) > MAX_BALLOTS:
+            raise ValueError(_too_many(len(value), "ballots", MAX_BALLOTS))
+        return value
 
 
 def load_ballots(path: str | Path) -> tuple[list[str], list[Ballot]]:
@@ -82,21 +117,26 @@ def load_ballots(path: str | Path) -> tuple[list[str], list[Ballot]]:
     candidates = parsed.candidates or named
     if len(set(candidates)) != len(candidates):
         raise ConfigError("a candidate is listed twice", source=path, field="candidates")
-    voters = [b.voter for b in parsed.ballots]
+    if len(candidates) > MAX_CANDIDATES:
+        raise ConfigError(
+            _too_many(len(candidates), "candidates", MAX_CANDIDATES), source=path, field="candidates"
+        )
+    known = set(candidates)
+    ballots_of = Counter(b.voter for b in parsed.ballots)
     for i, entry in enumerate(parsed.ballots):
-        unknown = sorted(entry.names() - set(candidates))
+        unknown = sorted(entry.names() - known)
         if unknown:
             raise ConfigError(
                 f"ballot of {entry.voter!r} names {unknown[0]!r}, which is not a candidate",
                 source=path,
                 field=f"ballots.{i}",
             )
-        if voters.count(entry.voter) > 1:
+        if ballots_of[entry.voter] > 1:
             raise ConfigError(
                 f"voter {entry.voter!r} has more than one ballot", source=path, field=f"ballots.{i}"
             )
-        if entry.utilities is not None and set(entry.utilities) != set(candidates):
-            missing = sorted(set(candidates) - set(entry.utilities))
+        if entry.utilities is not None and set(entry.utilities) != known:
+            missing = sorted(known - set(entry.utilities))
             raise ConfigError(
                 f"ballot of {entry.voter!r} has no utility for {missing[0]!r}",
                 source=path,

@@ -1,7 +1,8 @@
 """The social-choice rules. Each is a pure function ``rule(ballots, candidates) -> {candidate: score}``.
 
 Higher scores rank higher; candidates with equal scores tie, and every candidate in the top tier is a winner of the
-rule as social choice defines it (ties visible, never broken here: :func:`agora.aggregation.outcome.aggregate` breaks a tie for
+rule as social choice defines it (ranked pairs past its search limit: see :func:`ranked_pairs`; ties visible, never
+broken here: :func:`agora.aggregation.outcome.aggregate` breaks a tie for
 first with a seeded, recorded draw). Ballots carry a weight; unweighted aggregation sets every weight to 1.
 
 Three families:
@@ -17,17 +18,15 @@ Three families:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
-from itertools import combinations
 
 from agora.aggregation.ballot import (
     Ballot,
-    Margins,
     approvals,
     borda_points,
-    complete_tiers,
-    margins,
+    margin_matrix,
     utilities,
 )
 from agora.aggregation.registry import register_rule
@@ -52,25 +51,29 @@ def plurality(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str,
 @register_rule("borda", "n-1 points for first place down to 0 for last; tied candidates share the average")
 def borda(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
     scores = {c: 0.0 for c in candidates}
-    for b in ballots:
+    for b, weight in _merged(ballots):
         if not b.ranking:
             continue
         for c, p in borda_points(b, candidates).items():
-            scores[c] += b.weight * p
+            scores[c] += weight * p
     return scores
 
 
-def _reaches(edges: set[tuple[str, str]], start: str, goal: str) -> bool:
-    seen, stack = {start}, [start]
-    while stack:
-        node = stack.pop()
-        if node == goal:
-            return True
-        for a, b in edges:
-            if a == node and b not in seen:
-                seen.add(b)
-                stack.append(b)
-    return False
+def _merged(ballots: Sequence[Ballot]) -> list[tuple[Ballot, float]]:
+    """The ballots, those that read alike (same ranking and approvals, no utilities of their own) merged into the
+    first of them with their weights summed: what a rule reading each ballot whole counts once."""
+    merged: dict[tuple[object, ...], list] = {}
+    out: list[list] = []
+    for b in ballots:
+        if b.utilities is not None:
+            out.append([b, b.weight])
+            continue
+        entry = merged.get((b.ranking, b.approved))
+        if entry is None:
+            entry = merged[(b.ranking, b.approved)] = [b, 0.0]
+            out.append(entry)
+        entry[1] += b.weight
+    return [(b, w) for b, w in out]
 
 
 # -- runoff --------------------------------------------------------------------------------------------------------
@@ -82,22 +85,37 @@ def instant_runoff(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict
     """Score = the round a candidate was eliminated in (winners get one more than the last round).
 
     First choices are counted among the remaining candidates; a ballot whose first remaining tier holds several
-    candidates splits its weight among them. When every remaining candidate ties for fewest, they all win.
+    candidates splits its weight among them, and a ballot none of whose ranked candidates remains splits it among
+    every remaining candidate (it ties them all, last). When every remaining candidate ties for fewest, they all
+    win. Each ballot keeps its place between rounds, so a count costs one pass over the ballots per round.
     """
     remaining = list(candidates)
+    alive = set(remaining)
+    counted = [b for b in ballots if b.ranking]
+    total = sum(b.weight for b in counted)
+    place = [0] * len(counted)  # per ballot: its first tier that may still hold a remaining candidate
     scores: dict[str, float] = {}
     round_no = 0
     while remaining:
         round_no += 1
-        firsts = {c: 0.0 for c in remaining}
-        total = 0.0
-        for ballot in ballots:
-            if not ballot.ranking:
-                continue
-            top = complete_tiers(ballot, remaining)[0]
-            for c in top:
-                firsts[c] += ballot.weight / len(top)
-            total += ballot.weight
+        firsts = dict.fromkeys(remaining, 0.0)
+        spread = 0.0  # weight of exhausted ballots, split evenly over every remaining candidate
+        for k, ballot in enumerate(counted):
+            tiers, t, top = ballot.ranking, place[k], []
+            while t < len(tiers):
+                top = [c for c in tiers[t] if c in alive]
+                if top:
+                    break
+                t += 1
+            place[k] = t
+            if top:
+                for c in top:
+                    firsts[c] += ballot.weight / len(top)
+            else:
+                spread += ballot.weight / len(remaining)
+        if spread:
+            for c in remaining:
+                firsts[c] += spread
         leader = max(firsts.values())
         if len(remaining) == 1 or leader > total / 2 + 1e-12:
             winners = [c for c in remaining if math.isclose(firsts[c], leader, abs_tol=1e-12)]
@@ -112,34 +130,48 @@ def instant_runoff(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict
             return scores
         for c in out:
             scores[c] = round_no
-        remaining = [c for c in remaining if c not in out]
+        alive.difference_update(out)
+        remaining = [c for c in remaining if c in alive]
     return scores
 
 
 # -- pairwise ------------------------------------------------------------------------------------------------------
 @register_rule("copeland", "pairwise majority contests: 1 point per win, 1/2 per tie")
 def copeland(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
-    m = margins(ballots, candidates)
-    scores = {c: 0.0 for c in candidates}
-    for a, b in combinations(candidates, 2):
-        if m[(a, b)] > 0:
-            scores[a] += 1
-        elif m[(a, b)] < 0:
-            scores[b] += 1
-        else:
-            scores[a] += 0.5
-            scores[b] += 0.5
-    return scores
+    m = margin_matrix(ballots, candidates)
+    return {
+        c: sum(1.0 if v > 0 else 0.5 if v == 0 else 0.0 for j, v in enumerate(m[i]) if j != i)
+        for i, c in enumerate(candidates)
+    }
 
 
 @register_rule(
     "minimax", "Simpson-Kramer: the smallest worst pairwise defeat wins (score = -largest loss margin)"
 )
 def minimax(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
-    m = margins(ballots, candidates)
+    m = margin_matrix(ballots, candidates)
+    n = len(candidates)
     return {
-        c: -max([m[(d, c)] for d in candidates if d != c and m[(d, c)] > 0], default=0.0) for c in candidates
+        c: -max([m[d][i] for d in range(n) if m[d][i] > 0], default=0.0) for i, c in enumerate(candidates)
     }
+
+
+def _widest_paths(m: list[list[float]]) -> list[list[float]]:
+    """``p[a][b]``: the strength of the strongest chain of positive margins from a to b (the smallest margin along
+    it; 0 when there is none). Floyd-Warshall, O(n^3); the diagonal means nothing."""
+    n = len(m)
+    p = [[v if v > 0 else 0.0 for v in row] for row in m]
+    for k in range(n):
+        through = p[k]
+        for a in range(n):
+            first = p[a][k]
+            if a == k or first <= 0:
+                continue
+            p[a] = [
+                x if x >= first or x >= y else (first if first < y else y)
+                for x, y in zip(p[a], through, strict=True)
+            ]
+    return p
 
 
 @register_rule(
@@ -151,49 +183,194 @@ def schulze(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, f
 
     Score = -(number of candidates that beat c); the beat relation is transitive, so this orders it.
     """
-    m = margins(ballots, candidates)
-    p = {(a, b): (m[(a, b)] if m[(a, b)] > 0 else 0.0) for a in candidates for b in candidates if a != b}
-    for k in candidates:  # Floyd-Warshall on the widest path
-        for a in candidates:
-            if a == k:
-                continue
-            for b in candidates:
-                if b in (a, k):
+    p = _widest_paths(margin_matrix(ballots, candidates))
+    n = len(candidates)
+    return {
+        c: -float(sum(1 for d in range(n) if d != i and p[d][i] > p[i][d])) for i, c in enumerate(candidates)
+    }
+
+
+# -- ranked pairs --
+# A locked graph is kept as its reachability: reach[x] is a bitmask of the candidates x has a locked path to (x
+# itself included). Locking (a, b) closes a cycle iff b reaches a, and adds nothing iff a already reaches b: such a
+# pair is *decided*; the others are *open*.
+RANKED_PAIRS_SEARCH_LIMIT = 1_000_000
+"""The work ranked pairs may spend searching for its winners over every order of equal margins, in steps of about
+one bitmask operation (a locked graph of n candidates costs about n^2 per candidate still in question): at most a
+few tenths of a second."""
+
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
+Pairs = list[tuple[int, int]]
+
+
+def _margin_key(value: float) -> float:
+    """Margins equal to 9 decimals count as equal (weighted margins are sums of floats)."""
+    return round(value, 9) + 0.0
+
+
+def _ranked_pairs_order(m: list[list[float]]) -> list[Pairs]:
+    """The majorities (i, j) with ``m[i][j] > 0``, in groups of equal margin from the largest down, each group in the
+    tie-breaking order (see :func:`ranked_pairs`)."""
+    n = len(m)
+    net = [_margin_key(sum(row)) for row in m]
+    position = [0] * n
+    for place, i in enumerate(sorted(range(n), key=lambda i: (-net[i], i))):
+        position[i] = place
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j and m[i][j] > 0]
+    pairs.sort(key=lambda e: (-_margin_key(m[e[0]][e[1]]), position[e[0]], -position[e[1]]))
+    groups: list[Pairs] = []
+    last = None
+    for i, j in pairs:
+        key = _margin_key(m[i][j])
+        if key != last:
+            groups.append([])
+            last = key
+        groups[-1].append((i, j))
+    return groups
+
+
+def _lock(reach: list[int], a: int, b: int) -> None:
+    bit, gained = 1 << a, reach[b]
+    for x, r in enumerate(reach):
+        if r & bit:
+            reach[x] = r | gained
+
+
+def _is_open(reach: Sequence[int], a: int, b: int) -> bool:
+    return not (reach[b] >> a & 1 or reach[a] >> b & 1)
+
+
+def _unbeaten(reach: Sequence[int]) -> int:
+    beaten = 0
+    for x, r in enumerate(reach):
+        beaten |= r & ~(1 << x)
+    return ((1 << len(reach)) - 1) & ~beaten
+
+
+def _lock_in_order(n: int, groups: list[Pairs]) -> list[int]:
+    reach = [1 << i for i in range(n)]
+    for group in groups:
+        for a, b in group:
+            if _is_open(reach, a, b):
+                _lock(reach, a, b)
+    return reach
+
+
+def _lock_for(x: int, n: int, groups: list[Pairs]) -> int:
+    """Lock in with an order of equal margins chosen to keep ``x`` unbeaten: in each group, first (until none is
+    left) the open pairs from candidates x reaches, then the others, pairs against x last. Returns the unbeaten
+    candidates (0 as soon as x is beaten). A heuristic: it finds most winners at once, the search the rest."""
+    reach = [1 << i for i in range(n)]
+    for group in groups:
+        todo = [(a, b) for a, b in group if _is_open(reach, a, b)]
+        while todo:
+            rest = []
+            for a, b in todo:
+                if not _is_open(reach, a, b):
                     continue
-                p[(a, b)] = max(p[(a, b)], min(p[(a, k)], p[(k, b)]))
-    return {c: -float(sum(1 for d in candidates if d != c and p[(d, c)] > p[(c, d)])) for c in candidates}
+                if b != x and reach[x] >> a & 1:
+                    _lock(reach, a, b)
+                else:
+                    rest.append((a, b))
+            if len(rest) == len(todo):
+                break
+            todo = rest
+        for a, b in todo:
+            if b != x and _is_open(reach, a, b):
+                _lock(reach, a, b)
+        for a, b in todo:
+            if b == x and _is_open(reach, a, b):
+                return 0
+    return _unbeaten(reach)
 
 
-def _ranked_pairs_locks(m: Margins, candidates: Sequence[str]) -> list[set[tuple[str, str]]]:
-    """Every locked graph Ranked Pairs can end with, over all orders of equal-margin pairs."""
-    edges = [(a, b) for (a, b), v in m.items() if v > 0]
-    groups: dict[float, list[tuple[str, str]]] = {}
-    for e in edges:
-        groups.setdefault(m[e], []).append(e)
-    states: set[frozenset[tuple[str, str]]] = {frozenset()}
-    for value in sorted(groups, reverse=True):
-        group = groups[value]
-        next_states: set[frozenset[tuple[str, str]]] = set()
-        for state in states:
-            _lock_group(set(state), frozenset(group), next_states, set())
-        states = next_states
-    return [set(s) for s in sorted(states, key=lambda s: sorted(s))]
+def _must_lose(x: int, reach: Sequence[int], g: int, out: list[list[int]], into: list[list[int]]) -> bool:
+    """Whether ``x`` is sure to be beaten from this point of the lock-in (group ``g`` on): some pair y over x, of
+    group h, can be skipped only if x then reaches y, and no chain of locked pairs and pairs of groups g to h leads
+    from x to y. ``out[h][a]``, ``into[h][b]``: bitmasks of group h's pairs from a, into b."""
+    n = len(reach)
+    adjacent = list(reach)
+    reached = reach[x]
+    for h in range(g, len(out)):
+        for a in range(n):
+            adjacent[a] |= out[h][a]
+        grown = True
+        while grown:
+            grown = False
+            for y in range(n):
+                if reached >> y & 1 and adjacent[y] & ~reached:
+                    reached |= adjacent[y]
+                    grown = True
+        if into[h][x] & ~reached:
+            return True
+    return False
 
 
-def _lock_group(locked: set, todo: frozenset, out: set, seen: set) -> None:
-    key = (frozenset(locked), todo)
-    if key in seen:
-        return
-    seen.add(key)
-    if not todo:
-        out.add(frozenset(locked))
-        return
-    for edge in sorted(todo):
-        rest = todo - {edge}
-        if _reaches(locked, edge[1], edge[0]):  # locking it would close a cycle: skip it
-            _lock_group(locked, rest, out, seen)
-        else:
-            _lock_group(locked | {edge}, rest, out, seen)
+def _winners_over_all_orders(n: int, groups: list[Pairs], known: int, hopeful: int, limit: int) -> int | None:
+    """The candidates unbeaten in the final locked graph of some order of the equal-margin pairs, as a bitmask, or
+    None when finding them would take more than ``limit`` steps (each locked graph examined costs about n^2).
+
+    ``known``: winners found already; ``hopeful``: every candidate that may win. Depth-first over (group, locked
+    graph), each met once. Within a group only the order of its open pairs matters: an open pair on no cycle of
+    the locked graph with the group's open pairs locks in every order; for the rest, each in turn is locked first.
+    A graph is not explored further when every unbeaten hopeful candidate is known or sure to lose
+    (:func:`_must_lose`): a beaten candidate stays beaten.
+    """
+    out = [[0] * n for _ in groups]
+    into = [[0] * n for _ in groups]
+    for h, group in enumerate(groups):
+        for a, b in group:
+            out[h][a] |= 1 << b
+            into[h][b] |= 1 << a
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+    stack = [(0, tuple(1 << i for i in range(n)))]
+    work = 0
+    while stack:
+        g, reach = stack.pop()
+        if (g, reach) in seen:
+            continue
+        seen.add((g, reach))
+        wanted = _unbeaten(reach) & hopeful & ~known
+        if not wanted:
+            continue
+        if g == len(groups):
+            known |= _unbeaten(reach)
+            continue
+        open_pairs = [(a, b) for a, b in groups[g] if _is_open(reach, a, b)]
+        if not open_pairs:
+            stack.append((g + 1, reach))
+            continue
+        work += n * n * (1 + bin(wanted).count("1"))
+        if work > limit:
+            return None
+        for x in range(n):
+            if wanted >> x & 1 and _must_lose(x, reach, g, out, into):
+                wanted &= ~(1 << x)
+        if not wanted:
+            continue
+        near = list(reach)  # locked paths and the group's open pairs: what can still be reached in the group
+        for a, b in open_pairs:
+            near[a] |= 1 << b
+        for k in range(n):
+            bit, through = 1 << k, near[k]
+            for y in range(n):
+                if near[y] & bit:
+                    near[y] |= through
+        cyclic = [(a, b) for a, b in open_pairs if near[b] >> a & 1]
+        certain = list(reach)
+        for a, b in open_pairs:
+            if not near[b] >> a & 1 and _is_open(certain, a, b):
+                _lock(certain, a, b)
+        if not cyclic:
+            stack.append((g + 1, tuple(certain)))
+            continue
+        for a, b in sorted(cyclic, key=lambda e: bool(wanted >> e[1] & 1), reverse=True):
+            first = list(certain)  # pairs against a wanted candidate are pushed first, so tried last
+            if _is_open(first, a, b):
+                _lock(first, a, b)
+            stack.append((g, tuple(first)))
+    return known
 
 
 @register_rule(
@@ -201,21 +378,57 @@ def _lock_group(locked: set, todo: frozenset, out: set, seen: set) -> None:
     "Tideman: lock in majority wins from the largest margin down, skipping any that would close a cycle",
 )
 def ranked_pairs(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
-    """Winners are the unbeaten candidates of some locked graph, over every order of equal-margin pairs.
+    """Winners: the candidates unbeaten in the locked graph of *some* order of the equal-margin pairs (Tideman's
+    rule with every tie-breaking order, the winners pref_voting reports), found exactly within
+    :data:`RANKED_PAIRS_SEARCH_LIMIT` steps of search; past that (the question is NP-hard in general), the winners
+    of the tie-breaking order alone, with a logged warning.
 
-    The rest are ordered by the first locked graph: score = -(number of candidates with a locked path to c).
+    Tie-breaking order: pairs of equal margin (equal to 9 decimals) are locked in the order of their winners in
+    the tie-breaking ranking, and for the same winner from the loser ranked lowest up. The tie-breaking ranking
+    orders the candidates by net margin (the sum of their margins, Borda's order for complete ballots), then by
+    their order in ``candidates``. Its locked graph is one of those above, so its unbeaten candidates always win.
+
+    The search is short in practice: a candidate can win only if its every defeat (y over it, margin M) is
+    answered by a chain of margins of at least M from it back to y (checked on the widest paths); when these
+    candidates are the tie-breaking order's winners, no search is needed (a Condorcet winner, one strongest chain
+    of defeats), then each other such candidate tries an order of equal margins favouring it, and only those
+    still undecided are searched for.
+
+    Score: 0 for a winner; any other candidate gets -(number of candidates with a locked path to it in the locked
+    graph of the tie-breaking order), so every loser scores -1 or lower and the rest of the ranking follows that
+    graph. Polynomial: O(n^3) for the lock-in, the widest paths and each favouring order, plus the bounded search.
     """
-    m = margins(ballots, candidates)
-    locks = _ranked_pairs_locks(m, candidates)
-    winners = {c for locked in locks for c in candidates if not any(b == c for _, b in locked)}
-    first = locks[0]
-    scores = {}
-    for c in candidates:
-        if c in winners:
-            scores[c] = 0.0
-        else:
-            scores[c] = -float(sum(1 for d in candidates if d != c and _reaches(first, d, c)))
-    return scores
+    m = margin_matrix(ballots, candidates)
+    n = len(candidates)
+    groups = _ranked_pairs_order(m)
+    reach = _lock_in_order(n, groups)
+    winners = _unbeaten(reach)
+    p = _widest_paths(m)
+    hopeful = sum(  # a candidate can win only if a chain at least as strong answers each defeat
+        1 << x
+        for x in range(n)
+        if all(_margin_key(p[x][y]) >= _margin_key(m[y][x]) for y in range(n) if y != x and m[y][x] > 0)
+    )
+    found = winners
+    for x in range(n):
+        if hopeful >> x & 1 and not found >> x & 1:
+            found |= _lock_for(x, n, groups)
+    if hopeful & ~found:
+        found = _winners_over_all_orders(n, groups, found, hopeful, RANKED_PAIRS_SEARCH_LIMIT)
+    if found is not None:
+        winners = found
+    else:
+        message = (
+            "ranked_pairs: too many equal margins to find the winners over every order of them within "
+            f"{RANKED_PAIRS_SEARCH_LIMIT:,} steps; counted the winners of the tie-breaking order"
+        )
+        if message not in _warned:
+            _warned.add(message)
+            _log.warning("agora: warning: %s", message)
+    return {
+        c: 0.0 if winners >> i & 1 else -float(sum(1 for d in range(n) if d != i and reach[d] >> i & 1))
+        for i, c in enumerate(candidates)
+    }
 
 
 @register_rule(
@@ -223,7 +436,8 @@ def ranked_pairs(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[s
     "the ranking that agrees with the most pairwise preferences; score = best such total with c ranked first",
 )
 def kemeny_young(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
-    """Exact, by dynamic programming over subsets (up to 12 candidates).
+    """Exact, by dynamic programming over subsets, up to :data:`KEMENY_MAX_CANDIDATES` candidates; more are refused
+    with a :class:`ConfigError` (no approximation: the search doubles with each candidate).
 
     A ranking's total is the sum of ``m(a, b)`` over pairs it puts a above b. Score of c = the largest total of a
     ranking that puts c first, so the winners are exactly the candidates first in some Kemeny ranking.
@@ -231,23 +445,23 @@ def kemeny_young(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[s
     n = len(candidates)
     if n > KEMENY_MAX_CANDIDATES:
         raise ConfigError(
-            f"kemeny_young is exact only up to {KEMENY_MAX_CANDIDATES} candidates, got {n}", field="rule"
+            f"kemeny_young is exact only up to {KEMENY_MAX_CANDIDATES} candidates, got {n}: it does not "
+            "approximate; use schulze or ranked_pairs for more",
+            field="rule",
         )
-    m = margins(ballots, candidates)
-    index = list(candidates)
+    m = margin_matrix(ballots, candidates)
     # best[S]: the largest total of a ranking of the candidates in bitmask S (among themselves)
     best = [0.0] * (1 << n)
     for mask in range(1, 1 << n):
         members = [i for i in range(n) if mask >> i & 1]
         value = -math.inf
         for i in members:  # i goes last among S
-            above = sum(m[(index[j], index[i])] for j in members if j != i)
+            above = sum(m[j][i] for j in members if j != i)
             value = max(value, best[mask & ~(1 << i)] + above)
         best[mask] = value
     full = (1 << n) - 1
     return {
-        index[i]: best[full & ~(1 << i)] + sum(m[(index[i], index[j])] for j in range(n) if j != i)
-        for i in range(n)
+        c: best[full & ~(1 << i)] + sum(m[i][j] for j in range(n) if j != i) for i, c in enumerate(candidates)
     }
 
 
@@ -257,9 +471,9 @@ def kemeny_young(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[s
 )
 def approval(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
     scores = {c: 0.0 for c in candidates}
-    for ballot in ballots:
+    for ballot, weight in _merged(ballots):
         for c in approvals(ballot, candidates):
-            scores[c] += ballot.weight
+            scores[c] += weight
     return scores
 
 
@@ -268,10 +482,10 @@ def _utility_sum(
 ) -> dict[str, float]:
     """Sum over ballots of ``weight * transform(ballot, candidate, utility)`` per candidate."""
     scores = {c: 0.0 for c in candidates}
-    for ballot in ballots:
+    for ballot, weight in _merged(ballots):
         u = utilities(ballot, candidates)
         for c in candidates:
-            scores[c] += ballot.weight * transform(ballot, c, u[c])
+            scores[c] += weight * transform(ballot, c, u[c])
     return scores
 
 
@@ -286,7 +500,7 @@ def score(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, flo
 def maximin(ballots: Sequence[Ballot], candidates: Sequence[str]) -> dict[str, float]:
     """Score = the smallest utility any voter gives c (weights do not scale a floor)."""
     lows = {c: math.inf for c in candidates}
-    for ballot in ballots:
+    for ballot, _ in _merged(ballots):
         u = utilities(ballot, candidates)
         for c in candidates:
             lows[c] = min(lows[c], u[c])

@@ -39,7 +39,7 @@ from agora.experiment.results import (
 from agora.experiment.spec import load_spec
 from agora.run.debate import Debate
 from agora.tasks import TaskItem, extract, gold_value
-from agora.transcript import EndEvent, Transcript
+from agora.transcript import EndEvent, Header, Transcript
 
 
 def _safe(text: str) -> str:
@@ -50,6 +50,16 @@ def _reader(item: TaskItem) -> Callable[[str], str | None]:
     """Agents' answers are the item's canonical answers (a letter, yes/no, a number), so the vote, merging and
     early stopping compare exactly what is scored."""
     return lambda text: extract(item, text).value
+
+
+def _models_run(t: Transcript, config: Configuration) -> list[str]:
+    """The models that ran, as their backends described themselves in the transcript header (the served model,
+    else the backend's name): a backend given for a card's model (``backends=``, ``backend=``) runs another model
+    than the card names. The cards' models only when the run wrote no header."""
+    described = t.events[0].models if t.events and isinstance(t.events[0], Header) else None
+    if not described:
+        return sorted({p.model for p in config.personas})
+    return sorted({str(d.get("model") or d.get("name") or d.get("backend")) for d in described.values()})
 
 
 # -- the sweep -------------------------------------------------------------------------------------------------
@@ -262,7 +272,7 @@ class Sweep:
             "pool": config.pool,
             "seed": config.seed,
             "agents": len(config.personas),
-            "models": sorted({p.model for p in config.personas}),
+            "models": _models_run(t, config),
             "kind": item.kind,
             "gold": gold_value(item),
             **score_transcript(item, t, config.seed),
