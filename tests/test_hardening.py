@@ -180,8 +180,13 @@ ESCAPE = "\x1b]0;pwned\x07\x1b[2J\u202e"
 def test_escape_codes_from_models_and_cards_are_shown_as_escapes(tmp_path, capsys):
     card = tmp_path / "cards" / "eve.yaml"
     card.parent.mkdir()
-    card.write_text(f'name: eve\nmodel: scripted\nvalues: {{fairness: 1}}\ndescription: "Eve {ESCAPE}"\n')
-    assert main(["personas", "--personas", str(card.parent)]) == 0
+    yaml_escape = "\\e]0;pwned\\a\\e[2J\\u202e"  # the same characters, written as YAML escapes
+    card.write_text(
+        f'name: eve\nmodel: scripted\nvalues: {{fairness: 1}}\ndescription: "Eve {yaml_escape}"\n'
+        f'contributor: {{name: "Eve {yaml_escape}"}}\n'
+    )
+    assert load_persona(card).contributor.name == f"Eve {ESCAPE}"
+    assert main(["personas", str(card.parent)]) == 0
     listed = capsys.readouterr().out
     assert "\x1b" not in listed and "\u202e" not in listed and "\\x1b]0;pwned" in listed
 

@@ -6,6 +6,7 @@ and restates it; its messages are the agents' answers, so the vote counts them.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def reflect_kind():
 def reflect_protocol(tmp_path: Path) -> Path:
     """The shipped debate with a 'reflect' phase between the critique and the revision."""
     spec = yaml.safe_load((PROTOCOLS / "debate.yaml").read_text())
-    (tmp_path / "debate").symlink_to(PROTOCOLS / "debate", target_is_directory=True)
+    shutil.copytree(PROTOCOLS / "debate", tmp_path / "debate")
     (tmp_path / "reflect.j2").write_text(
         "{% if own %}Your answer so far: {{ own.answer }}{% endif %}\nRestate your answer to: {{ question }}"
     )
