@@ -4,6 +4,7 @@ fail a vote after every phase has run, or drive the terminal with escape codes."
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -205,3 +206,23 @@ def test_escape_codes_from_models_and_cards_are_shown_as_escapes(tmp_path, capsy
     assert (
         Transcript.load(out).messages[0].text.endswith("Because.")
     )  # the transcript keeps the text as written
+
+
+# -- ballot files -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("ballot", "field", "why"),
+    [
+        ({"voter": "a", "approved": []}, "ballots.0", "'approved' is empty"),
+        ({"voter": "a", "ranking": [[], "A"]}, "ballots.0", "tier 1 of the ranking is empty"),
+        ({"voter": "a", "approved": ["A", "A", "B"]}, "ballots.0", "'approved' names a candidate twice"),
+        ({"voter": "a", "ranking": ["A", "B"], "weight": 1e308}, "ballots.0.weight", "less than or equal to"),
+    ],
+)
+def test_ballot_files_that_would_crash_or_skew_the_count_are_refused_in_one_line(
+    tmp_path, capsys, ballot, field, why
+):
+    path = tmp_path / "ballots.json"
+    path.write_text(json.dumps({"ballots": [ballot, {"voter": "b", "ranking": ["B", "A"]}]}))
+    assert main(["aggregate", str(path), "--rule", "all"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and f"field '{field}'" in err and why in err

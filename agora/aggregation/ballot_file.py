@@ -38,6 +38,8 @@ from agora.errors import ConfigError
 MAX_CANDIDATES = 100
 MAX_BALLOTS = 100_000
 MAX_RANKING_LENGTH = MAX_CANDIDATES
+#: the largest weight a ballot may carry: sums of weights over every ballot stay far from overflowing
+MAX_WEIGHT = 1e6
 
 
 def _too_many(count: int, what: str, limit: int) -> str:
@@ -49,7 +51,7 @@ class BallotEntry(BaseModel):
 
     voter: str = Field(min_length=1, max_length=200)
     ranking: list[str | list[str]] = Field(default_factory=list)
-    weight: float = Field(default=1.0, ge=0.0)
+    weight: float = Field(default=1.0, ge=0.0, le=MAX_WEIGHT)
     utilities: dict[str, float] | None = None
     approved: list[str] | None = None
 
@@ -81,6 +83,13 @@ class BallotEntry(BaseModel):
         named = [c for tier in self.ranking for c in ([tier] if isinstance(tier, str) else tier)]
         if len(named) != len(set(named)):
             raise ValueError("a ranking names a candidate twice")
+        empty = [i for i, tier in enumerate(self.ranking, start=1) if not tier]
+        if empty:
+            raise ValueError(f"tier {empty[0]} of the ranking is empty (a tie needs at least one candidate)")
+        if self.approved is not None and not self.approved:
+            raise ValueError("'approved' is empty: approve at least one candidate, or give no approved field")
+        if self.approved is not None and len(self.approved) != len(set(self.approved)):
+            raise ValueError("'approved' names a candidate twice")
         return self
 
     def names(self) -> set[str]:
