@@ -303,6 +303,20 @@ def _lock(fh: IO[str], path: Path) -> None:
         ) from None
 
 
+def _temporary(path: Path) -> Path:
+    """Where a new version of ``path`` is written before it is renamed into place."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_all(fh: IO[str], events: list[Any]) -> None:
+    """Write ``events`` as lines and sync them to disk: before the file takes its name, a crash leaves the old file
+    or the new one, never half of it."""
+    for event in events:
+        fh.write(event.model_dump_json() + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 class TranscriptWriter:
     """Appends events to a JSON Lines file, flushing each line and syncing to disk at phase boundaries.
 
@@ -330,15 +344,10 @@ class TranscriptWriter:
         current = path.open("a", encoding="utf-8")
         _lock(current, path)
         try:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = _temporary(path)
             fh = tmp.open("w", encoding="utf-8")
             _lock(fh, tmp)
-            for event in events:
-                fh.write(event.model_dump_json() + "\n")
-            fh.flush()
-            os.fsync(
-                fh.fileno()
-            )  # on disk before it takes the name: a crash leaves the old file or the new one
+            _write_all(fh, events)
             os.replace(tmp, path)
         finally:
             current.close()
@@ -419,14 +428,9 @@ class Transcript:
         """Write all events to ``path`` (atomically: a temporary file renamed into place)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = _temporary(path)
         with tmp.open("w", encoding="utf-8") as fh:
-            for event in self.events:
-                fh.write(event.model_dump_json() + "\n")
-            fh.flush()
-            os.fsync(
-                fh.fileno()
-            )  # on disk before it takes the name: a crash leaves the old file or the new one
+            _write_all(fh, self.events)
         os.replace(tmp, path)
         return path
 

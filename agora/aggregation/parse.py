@@ -113,11 +113,17 @@ def restated_options(text: str, labels: list[str], options: dict[str, str] | Non
     return restated
 
 
-def _restates(text: str, labels: list[str], options: dict[str, str] | None) -> str | None:
-    """Why the reply is a copy of the options rather than a choice, or None."""
-    restated = restated_options(text, labels, options)
+def _abstention(
+    text: str, labels: list[str], options: dict[str, str] | None, seen: list[str], explicit: bool, verb: str
+) -> ParsedRanking | None:
+    """The abstention a reply amounts to, or None when it chose: it restates the options (without an explicit
+    ranking or approval line that names labels), or it names no label at all."""
+    restated = restated_options(text, labels, options) if not (explicit and seen) else []
     if len(restated) >= 2:
-        return f"restates options {', '.join(restated)} instead of choosing among them: ballot abstains"
+        why = f"restates options {', '.join(restated)} instead of choosing among them: ballot abstains"
+        return ParsedRanking([], "echo", [why])
+    if not seen:
+        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} {verb}: ballot abstains"])
     return None
 
 
@@ -128,11 +134,9 @@ def parse_ranking(text: str, labels: list[str], options: dict[str, str] | None =
     restates the options without an explicit ranking line (``options``: label -> text, sharpens that check).
     """
     seen, method, notes = _read_labels(text, labels, RANKING_KEYWORD, "ranking")
-    echo = _restates(text, labels, options) if method != "ranking-line" or not seen else None
-    if echo is not None:
-        return ParsedRanking([], "echo", [echo])
-    if not seen:
-        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} found: ballot abstains"])
+    abstention = _abstention(text, labels, options, seen, method == "ranking-line", "found")
+    if abstention is not None:
+        return abstention
     ranking = [[label] for label in seen]
     missing = [label for label in labels if label not in seen]
     if missing:
@@ -148,10 +152,8 @@ def parse_approval(text: str, labels: list[str], options: dict[str, str] | None 
     is restating the options without an explicit ``Approve:`` line.
     """
     seen, method, notes = _read_labels(text, labels, APPROVAL_KEYWORD, "approval")
-    echo = _restates(text, labels, options) if method != "approval-line" or not seen else None
-    if echo is not None:
-        return ParsedRanking([], "echo", [echo])
-    if not seen:
-        return ParsedRanking([], "abstain", [f"no label among {', '.join(labels)} approved: ballot abstains"])
+    abstention = _abstention(text, labels, options, seen, method == "approval-line", "approved")
+    if abstention is not None:
+        return abstention
     rest = [label for label in labels if label not in seen]
     return ParsedRanking([sorted(seen)] + ([rest] if rest else []), method, notes)

@@ -22,6 +22,7 @@ from agora.errors import ConfigError
 from agora.graph import build_graph, check_graph
 from agora.persona import Persona, load_personas
 from agora.protocol.loader import Protocol, load_protocol
+from agora.run.checkpoint import Checkpoint
 from agora.run.engine import AnswerReader, Engine, ProgressCallback
 from agora.run.kinds.vote import LETTER_BALLOTS, MAX_LETTER_CANDIDATES
 from agora.transcript import OutcomeEvent, Transcript, html_view
@@ -164,18 +165,30 @@ class Debate:
         self.progress = progress
 
     async def run(
-        self, question: str, *, out: str | Path | None = None, read_answer: AnswerReader | None = None
+        self,
+        question: str,
+        *,
+        out: str | Path | None = None,
+        read_answer: AnswerReader | None = None,
+        resume: Checkpoint | None = None,
     ) -> DebateResult:
-        """Run the debate on ``question``; write the transcript to ``out`` as it happens, if given.
+        """Run the debate on ``question``; write the transcript to ``out`` as it happens, if given. With ``resume``
+        (see :func:`agora.run.resume.resume`), keep the checkpoint's events and run only what they lack.
 
         ``read_answer(text)`` reads the canonical answer of a reply (for task items: ``agora.tasks.extract``),
         or returns None; answers it reads merge only when identical. By default an answer is the reply's
         ``Answer:`` line or first sentence, and answers that say the same merge."""
         question = check_question(question)
         engine = Engine(
-            self.personas, self.protocol, self.graph, self.backends, self.seed, self.progress, read_answer
+            self.personas,
+            self.protocol,
+            self.graph,
+            self.backends,
+            self.seed,
+            read_answer=read_answer,
+            progress=self.progress,
         )
-        transcript = await engine.run(question, out=out)
+        transcript = await engine.run(question, out=out, resume=resume)
         if out is not None:
             transcript.path = Path(out)
         return DebateResult(transcript, Path(out) if out is not None else None)

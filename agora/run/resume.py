@@ -32,7 +32,7 @@ from agora.protocol.loader import Protocol, load_protocol
 from agora.protocol.spec import ProtocolSpec
 from agora.run.checkpoint import Checkpoint, find_checkpoint
 from agora.run.debate import Debate, DebateResult
-from agora.run.engine import AnswerReader, Engine, ProgressCallback
+from agora.run.engine import AnswerReader, ProgressCallback
 from agora.run.record import library_versions
 from agora.transcript import Header, Transcript, config_hash
 
@@ -187,18 +187,7 @@ async def resume(
     header = header.model_copy(update={"timing": {**header.timing, "resumes": notes}})
     checkpoint = dataclasses.replace(checkpoint, events=(header, *checkpoint.events[1:]))
     target = Path(out) if out is not None else Path(path)
-    engine = Engine(
-        debate.personas,
-        debate.protocol,
-        debate.graph,
-        debate.backends,
-        debate.seed,
-        debate.progress,
-        read_answer,
-    )
-    result = await engine.run(header.question, out=target, resume=checkpoint)
-    result.path = target
-    return DebateResult(result, target)
+    return await debate.run(header.question, out=target, read_answer=read_answer, resume=checkpoint)
 
 
 def resume_sync(path: str | Path, **kwargs: Any) -> DebateResult:
