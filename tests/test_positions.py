@@ -1,0 +1,104 @@
+"""Whether two answers take the same position: negation, opposite words, paraphrase, hedging, and merging."""
+
+from __future__ import annotations
+
+import pytest
+
+import agora
+from agora.aggregation.candidates import merge_answers
+from agora.aggregation.claims import read, read_question, same_position
+
+FARES = "Should public transport be free?"
+CARS = "Should cities ban cars from their centres?"
+LIE = "Is it acceptable to lie to a friend to protect them from harm?"
+YARD = "What should the city build on the old rail yard?"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "question"),
+    [
+        # a leading "No" and the claim's own "not" say no once
+        ("No, public transport should not be free.", "Public transport should not be free.", FARES),
+        ("No, public transport should not be free.", "Public transport should not be free.", None),
+        ("No, it should not.", "No.", None),
+        ("No it should not", "Public transport should not be free of charge.", FARES),
+        ("Public transport shouldn't be free.", "No.", FARES),
+        ("It should not.", "No", None),
+        # opposite words: "ban" is "not allow"
+        ("Cities should not ban cars from their centres.", "Cars should be allowed in city centres.", CARS),
+        ("Cities should not ban cars.", "Cars should be allowed in cities.", None),
+        ("Cities should ban cars from their centres.", "Yes.", CARS),
+        ("Cars should not be allowed in city centres.", "Yes, ban them.", CARS),
+        # judgement words
+        ("Lying to a friend is wrong.", "No, it is not acceptable to lie to a friend.", LIE),
+        (
+            "Lying to a friend is not only unacceptable but also a betrayal.",
+            "It is unacceptable to lie.",
+            None,
+        ),
+        # hedging keeps the side
+        ("Probably yes.", "Yes.", None),
+        ("Probably not.", "No, it should not be free.", FARES),
+        ("I think so, absolutely.", "Absolutely.", None),
+        ("Absolutely not.", "No.", None),
+        ("It depends.", "Maybe.", None),
+        ("Yes, but only for students and pensioners.", "Yes.", FARES),
+        # reasons do not separate positions
+        ("Yes, because it cuts pollution.", "Yes, it would help people on low incomes.", FARES),
+        ("Build a park on the rail yard to give children space.", "Build a park on the rail yard.", YARD),
+        ("Four days a week is enough.", "A four-day week is enough.", None),
+    ],
+)
+def test_same_position(a, b, question):
+    assert same_position(a, b, question=question)
+    assert same_position(b, a, question=question)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "question"),
+    [
+        ("Public transport should be free.", "Public transport should not be free.", FARES),
+        ("Public transport should be free.", "Public transport should not be free.", None),
+        ("No, public transport should not be free.", "Yes, public transport should be free.", None),
+        ("Yes.", "Public transport should not be free.", FARES),
+        ("Cities should ban cars from their centres.", "Cities should allow cars in their centres.", CARS),
+        ("Cities should ban cars from their centres.", "No.", CARS),
+        ("Lying to a friend is acceptable.", "Lying to a friend is unacceptable.", LIE),
+        ("Probably not.", "Probably.", None),
+        ("It depends on the budget.", "Yes.", None),
+        ("Maybe later", "Yes", None),
+        ("No cars in the centre.", "No.", None),  # "No cars" states no side
+        ("Build a park on the rail yard.", "Build housing on the rail yard.", YARD),
+        ("Build a park on the yard.", "Yes.", YARD),
+        ("Yes, we should build it.", "We should build a park.", None),
+        ("The voting age should be lowered to 16.", "The voting age should be lowered to 18.", None),
+        ("The minimum wage should be raised.", "The minimum wage should be lowered.", None),
+        ("", "Yes.", None),
+    ],
+)
+def test_different_positions(a, b, question):
+    assert not same_position(a, b, question=question)
+    assert not same_position(b, a, question=question)
+
+
+def test_same_position_is_exported_and_reads_once():
+    assert agora.same_position is same_position
+    assert read("No, it should not be free.") is read("No, it should not be free.")  # cached
+    assert not read_question(YARD).yes_no and read_question(None) is None
+    assert read_question(CARS) is not None and read_question(CARS).negated  # "ban" reads as "not allow"
+
+
+def test_merging_uses_the_question():
+    answers = {
+        "a": "No, cities should not ban cars.",
+        "b": "Cars should be allowed in city centres.",
+        "c": "No.",
+        "d": "Yes, ban them.",
+    }
+    merged = merge_answers(answers, question=CARS)
+    assert [c.members for c in merged] == [("a", "b", "c"), ("d",)]
+
+
+def test_exact_merging_is_unchanged():
+    merged = merge_answers({"a": "No.", "b": "No, it should not.", "c": "No."}, exact=True)
+    assert [c.members for c in merged] == [("a", "c"), ("b",)]
