@@ -1,12 +1,17 @@
-"""Whether two answers take the same position: negation, opposite words, paraphrase, hedging, and merging."""
+"""Whether two answers take the same position: negation, opposite words, paraphrase, hedging, and the places that
+use the rule (the vote's candidates, the consensus stop, the analysis' positions and flips)."""
 
 from __future__ import annotations
 
 import pytest
+from analysis_helpers import message
 
 import agora
 from agora.aggregation.candidates import merge_answers
 from agora.aggregation.claims import read, read_question, same_position
+from agora.analysis import metrics
+from agora.analysis.positions import build_positions
+from agora.run.stopping import consensus
 
 FARES = "Should public transport be free?"
 CARS = "Should cities ban cars from their centres?"
@@ -102,3 +107,38 @@ def test_merging_uses_the_question():
 def test_exact_merging_is_unchanged():
     merged = merge_answers({"a": "No.", "b": "No, it should not.", "c": "No."}, exact=True)
     assert [c.members for c in merged] == [("a", "c"), ("b",)]
+
+
+def test_consensus_stop_counts_a_change_of_wording_as_no_change():
+    before = {
+        "a": message(1, "propose", "a", "No, public transport should not be free."),
+        "b": message(1, "propose", "b", "No."),
+    }
+    after = {
+        "a": message(1, "revise", "a", "Public transport should not be free."),
+        "b": message(1, "revise", "b", "Probably not."),
+    }
+    assert consensus("stable", [before, after], 2, 0.7, question=FARES) == "stable"
+    assert consensus("unanimous", [before, after], 2, 0.7, question=FARES) == "unanimous"
+    turned = {
+        "a": message(1, "revise", "a", "Yes, it should be free."),
+        "b": message(1, "revise", "b", "No."),
+    }
+    assert consensus("stable", [before, turned], 2, 0.7, question=FARES) is None
+
+
+def test_a_change_of_wording_is_no_flip_and_no_persuasion():
+    """The reported case: a reworded "no" counted as a flip (100% flip rate) and an unexplained move."""
+    stages = [(1, "propose"), (1, "revise")]
+    answers = {
+        (1, "propose", "a"): "No, public transport should not be free.",
+        (1, "revise", "a"): "Public transport should not be free.",
+        (1, "propose", "b"): "Yes.",
+        (1, "revise", "b"): "Probably yes, it should be free.",
+    }
+    pos = build_positions(["a", "b"], stages, answers, question=FARES)
+    assert [dict(t) for t in pos.table] == [{"a": "P1", "b": "P2"}, {"a": "P1", "b": "P2"}]
+    assert metrics.flip_rate_by_agent(pos) == {"a": 0.0, "b": 0.0}
+    graph = metrics.persuasion_graph(pos, [("a", "b"), ("b", "a")])
+    assert graph.nodes["a"]["unexplained"] == 0 and graph.number_of_edges() == 0
+    assert metrics.consensus_curve(pos) == [0.5, 0.5]
