@@ -17,6 +17,9 @@ FARES = "Should public transport be free?"
 CARS = "Should cities ban cars from their centres?"
 LIE = "Is it acceptable to lie to a friend to protect them from harm?"
 YARD = "What should the city build on the old rail yard?"
+THEATRE = "Should the old theatre be closed?"
+SOCIAL = "Should social media be banned for children under 16?"
+PARKS = "How should a city pay for its public parks?"
 
 
 @pytest.mark.parametrize(
@@ -52,6 +55,19 @@ YARD = "What should the city build on the old rail yard?"
         ("Yes, because it cuts pollution.", "Yes, it would help people on low incomes.", FARES),
         ("Build a park on the rail yard to give children space.", "Build a park on the rail yard.", YARD),
         ("Four days a week is enough.", "A four-day week is enough.", None),
+        # sides stated in other forms
+        ("In the long run, yes.", "Yes.", None),
+        ("A) Yes.", "Yes.", None),
+        ("Sustainability: No, no, no.", "No, smoking should not be allowed in public parks.", None),
+        ("The debate rages on, but the answer is a resounding no.", "No.", None),
+        ("The park stays open at night.", "Yes.", "Should the park stay open at night?"),
+        ("It is wise to close the old theatre.", "Yes.", THEATRE),
+        # remarks about the debate that say the same
+        (
+            "The debate is about the impact of social media on families.",
+            "The debate is about the impact of social media on families, but not about science.",
+            SOCIAL,
+        ),
     ],
 )
 def test_same_position(a, b, question):
@@ -79,6 +95,38 @@ def test_same_position(a, b, question):
         ("The voting age should be lowered to 16.", "The voting age should be lowered to 18.", None),
         ("The minimum wage should be raised.", "The minimum wage should be lowered.", None),
         ("", "Yes.", None),
+        # a qualification that reverses the side
+        ("Yes, but you should keep the old theatre open.", "Yes.", THEATRE),
+        # an argument about a course of action is no verdict on it
+        ("By banning social media for children you could hinder their social life.", "Yes.", SOCIAL),
+        (
+            "By banning social media for children you could hinder their social life.",
+            "Social media should be banned for children.",
+            SOCIAL,
+        ),
+        # remarks about the debate take no side, and differ by what they say
+        (
+            "The debate is about the morality of taxation.",
+            "No, governments should not tax sugary drinks.",
+            None,
+        ),
+        ("The debate about public transport's value is a classic example of misled science.", "Yes.", FARES),
+        (
+            "The debate is focused on ethics, but it's not fair to the audience who care about economic growth.",
+            "The debate is focused on ethics, but it's not fair to the audience who care about scientific rigour.",
+            None,
+        ),
+        # many shared words, different positions
+        (
+            "The city should not ban fireworks because the economic impact is immense.",
+            "The city should ban fireworks because the economic impact is immense.",
+            "Should the city ban fireworks?",
+        ),
+        (
+            "A city should pay for its public parks with a tax on luxury goods.",
+            "A city should pay for its public parks with a public-private partnership.",
+            PARKS,
+        ),
     ],
 )
 def test_different_positions(a, b, question):

@@ -3,17 +3,19 @@
 An answer is read, by rules and without a model, into a :class:`Reading`:
 
 - its **side** on a yes/no question: "yes", "no" or "undecided" when it says so in its first words ("No, ...",
-  "Probably not.", "Absolutely.", "It depends.") after a filler ("I think", "The answer is") and hedges
-  ("probably", "definitely") are dropped, or later in the form "the answer is no". A hedge never reverses a side:
-  "probably yes" is a yes.
+  "Probably not.", "Absolutely.", "In the long run, yes.", "It depends.") after a filler ("I think", "The answer
+  is") and hedges ("probably", "definitely") are dropped, or later in the form "the answer is no". A hedge never
+  reverses a side: "probably yes" is a yes. A qualification may: "Yes, but you should keep the theatre open" is a
+  no to "Should the theatre be closed?".
 - its **claim**: the rest of its first sentence up to a clause that gives a reason, a purpose, a condition or a
   contrast ("because ...", "to reduce ...", "but ..."), as a set of content words and a **polarity**. The polarity
   counts negations ("not", "never"; "not only" and "no doubt" negate nothing) together with words that reverse a
   claim: "ban" reads as "not allow", "closed" as "not open", "wrong" as "not good" (:mod:`agora.aggregation.lexicon`).
   So "cities should not ban cars" and "cities should allow cars" are one claim, and "No, it should not be free"
   says no once, not twice.
-- whether the claim is a **verdict**: it has a verb such as "should" or "is", and it is not a remark about the
-  debate ("The debate is about ...", "You're one voice in a debate").
+- whether the claim is a **verdict**: it has a verb such as "should" or "is", it is not a remark about the debate
+  ("The debate is about ...", "You're one voice in a debate"), and it is not an argument about a course of action
+  ("Banning social media could hinder ..."; "Lying to a friend is wrong" judges, and is a verdict).
 
 Two answers take the same position (:func:`same_position`) when
 
@@ -57,6 +59,8 @@ _LEADING_CLAUSE = re.compile(
     r"^\W*(?:to|in\s+order\s+to|although|though|while|whereas|even\s+if|if|since|because|as|given|in\s+a\s+world)\b"
     r"[^,]*,\s*"
 )
+_CONTRAST = re.compile(r"^\W*(?:but|however|although|though|yet)\b\W*")
+_GERUND_SUBJECT = re.compile(r"^\W*(?:by\s+)?([a-z]{2,}ing)\b")
 _SIDE_WORDS = lexicon.YES_WORDS | lexicon.NO_WORDS | lexicon.UNDECIDED
 
 
@@ -71,6 +75,7 @@ class Reading:
     verdict: bool  # the claim has a verb such as "should" or "is" and is not a remark about the debate
     meta: bool  # a remark about the debate ("The debate is about ...")
     sentence: frozenset[str]  # the content words of the whole first sentence
+    turn: tuple[frozenset[str], bool] | None = None  # a verdict after "Yes, but ...": its words and polarity
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ def _read_side(text: str) -> tuple[str | None, str]:
     bare = _PUNCT.sub(" ", text).split()
     if len(bare) == 1 and bare[0] in lexicon.YES_ALONE:
         return "yes", ""  # "Absolutely."
+    after_phrase = lexicon.SIDE_AFTER_PHRASE.match(text)
+    if after_phrase:
+        return after_phrase.group(1), text[after_phrase.end() :]
     for size in (4, 3, 2, 1):  # the longest phrase that says a side and ends there or at a punctuation mark
         if len(bare) < size:
             continue
@@ -164,6 +172,7 @@ def _words(text: str) -> tuple[frozenset[str], bool, bool]:
             negations += 1
             continue
         verdict = verdict or token in lexicon.VERDICT_VERBS
+        token = _known(token)
         token = lexicon.SYNONYMS.get(token, token)
         if token in lexicon.OPPOSITES:
             token, reverses = lexicon.OPPOSITES[token]
@@ -171,6 +180,14 @@ def _words(text: str) -> tuple[frozenset[str], bool, bool]:
         if token and token not in lexicon.STOP and (len(token) >= 3 or token.isdigit()):
             words.add(_singular(token))
     return frozenset(words), negations % 2 == 1, verdict
+
+
+def _known(token: str) -> str:
+    """The token, or its singular when only that is in the word lists ("stays" is read as "stay")."""
+    if token in lexicon.SYNONYMS or token in lexicon.OPPOSITES:
+        return token
+    single = _singular(token)
+    return single if single in lexicon.SYNONYMS or single in lexicon.OPPOSITES else token
 
 
 def _singular(word: str) -> str:
@@ -190,10 +207,33 @@ def read(answer: str) -> Reading:
     if side is None:
         stated = lexicon.ANSWER_IS.search(sentence)
         side = stated.group(1) if stated else None
-    words, negated, verdict = _words(_claim(sentence))
+    claim = _claim(sentence)
+    words, negated, verdict = _words(claim)
     meta = lexicon.META.match(sentence) is not None
     whole, _, _ = _words(sentence)
-    return Reading(normalise(answer), side, words, negated, verdict and not meta, meta, whole)
+    verdict = verdict and not meta and not _argument(claim)
+    turn = None
+    contrast = _CONTRAST.match(rest) if side in ("yes", "no") else None
+    if contrast:
+        turned = _claim(_first_sentence(rest[contrast.end() :]))
+        turn_words, turn_negated, turn_verdict = _words(turned)
+        if turn_verdict and not _argument(turned):
+            turn = (turn_words, turn_negated)
+    return Reading(normalise(answer), side, words, negated, verdict, meta, whole, turn)
+
+
+def _argument(claim: str) -> bool:
+    """Whether a claim argues about a course of action rather than judging it: its subject is the action ("Banning
+    social media could hinder ...", "Lowering the voting age would require ...") and what it says of it has no
+    word that judges or reverses ("... is wrong" judges, so "Lying to a friend is wrong" is a verdict)."""
+    match = _GERUND_SUBJECT.match(claim)
+    if not match or match.group(1) in lexicon.NOT_GERUNDS:
+        return False
+    tokens = _PUNCT.sub(" ", claim).split()
+    verb = next((i for i, t in enumerate(tokens) if t in lexicon.VERDICT_VERBS), None)
+    if verb is None:
+        return False
+    return not any(lexicon.OPPOSITES.get(lexicon.SYNONYMS.get(t, t)) for t in tokens[verb + 1 :])
 
 
 @lru_cache(maxsize=256)
@@ -208,24 +248,27 @@ def read_question(question: str | None) -> Question | None:
     return Question(words, negated, polar, lexicon.YES_NO_QUESTION.match(text) is not None)
 
 
-def restates(reading: Reading, question: Question) -> bool:
-    """Whether a verdict restates a yes/no question: it has the question's polar words ("allow" for "ban") and
-    two of its words, or, for a question without polar words, most of its words (:data:`RESTATES`)."""
-    shared = len(reading.words & question.words)
+def restates(words: frozenset[str], question: Question) -> bool:
+    """Whether a verdict with these words restates a yes/no question: it has the question's polar words ("allow"
+    for "ban") and two of its words, or, for a question without polar words, most of its words (:data:`RESTATES`)."""
+    shared = len(words & question.words)
     if question.polar:
-        return question.polar <= reading.words and shared >= min(2, len(question.words))
+        return question.polar <= words and shared >= min(2, len(question.words))
     return shared >= RESTATES * len(question.words)
 
 
 def side_of(reading: Reading, question: Question | None) -> str | None:
     """The side an answer takes: the side it states, else the side its claim takes as a verdict (module doc, 2)."""
+    asked = question is not None and question.yes_no
     if reading.side is not None:
+        if reading.turn is not None and asked and restates(reading.turn[0], question):
+            return "no" if reading.turn[1] != question.negated else "yes"  # "Yes, but keep it open."
         return reading.side
     if not reading.verdict:
         return None
     if not reading.words:
         return "no" if reading.negated else "yes"  # "It should not."
-    if question is not None and question.yes_no and restates(reading, question):
+    if asked and restates(reading.words, question):
         return "no" if reading.negated != question.negated else "yes"
     return None
 

@@ -45,7 +45,7 @@ UNDECIDED = frozenset((
 ))  # fmt: skip
 
 #: words that negate what follows
-NEGATIONS = frozenset(["not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "without"])
+NEGATIONS = frozenset(["not", "no", "never", "none", "nothing", "nobody", "neither", "nor"])
 #: phrases with a negation word that negate nothing ("not only ... but also", "no doubt")
 FALSE_NEGATIONS = re.compile(
     r"\b(?:not\s+only|not\s+just|not\s+merely|no\s+doubt|no\s+matter|nothing\s+but|no\s+less\s+than|"
@@ -93,7 +93,7 @@ _OPPOSITES: dict[str, tuple[str, ...]] = {
     "support": ("support", "supported", "favour", "favor", "agree", "accept", "accepted", "endorse", "welcome"),
     "-support": ("oppose", "opposed", "against", "reject", "rejected", "disagree", "refuse", "refused"),
     # obliging
-    "compulsory": ("compulsory", "mandatory", "required", "obligatory", "enforced", "require"),
+    "compulsory": ("compulsory", "mandatory", "required", "obligatory", "enforced"),
     "-compulsory": ("optional", "voluntary"),
     # price
     "free": ("free", "costless"),
@@ -157,10 +157,12 @@ SYNONYMS: dict[str, str] = {
     "needs": "",
 }
 
-#: the verbs that make an answer a verdict on a yes/no question ("X should not be Y", "it is wrong")
+#: the verbs that make an answer a verdict on a yes/no question ("X should not be Y", "it is wrong", "the park
+#: stays open"): modal and auxiliary verbs, and the verbs that link a subject to what is said of it
 VERDICT_VERBS = frozenset((
     "should", "must", "ought", "need", "needs", "is", "are", "be", "was", "were", "can", "could", "will",
-    "would", "may", "might", "shall", "do", "does", "has", "have"
+    "would", "may", "might", "shall", "do", "does", "has", "have", "remain", "remains", "stay", "stays",
+    "become", "becomes", "seem", "seems"
 ))  # fmt: skip
 
 #: words that open a clause giving a reason, a condition or a consequence: the claim ends before them
@@ -190,8 +192,12 @@ ANSWER_IS = re.compile(
     r"definite|emphatic|qualified|cautious)\s+)?(yes|no)\b"
 )
 
-#: a label before the answer ("Sustainability: No, no, no"): one or two words and a colon
-LABEL = re.compile(r"^\W*[a-z]+(?:\s+[a-z]+)?\s*:\s+")
+#: a label before the answer ("Sustainability: No, no, no"): one or two words and a colon, or an option letter
+#: ("A) Yes.")
+LABEL = re.compile(r"^\W*(?:[a-z]+(?:\s+[a-z]+)?\s*:|\(?[a-e]\))\s+")
+
+#: a short opening phrase before a side ("In the long run, yes.", "On balance, no")
+SIDE_AFTER_PHRASE = re.compile(r"^\W*(?:[a-z]+\s+){1,4}?[a-z]+\s*,\s*(yes|no)\s*(?:[,.;:!]|$)")
 
 #: words too common to tell two claims apart
 STOP = frozenset((
@@ -203,6 +209,9 @@ STOP = frozenset((
     "be", "a", "an", "of", "to", "in", "on", "at", "by", "as", "or", "we", "us", "i", "me", "my", "do",
     "does", "so", "if", "must", "ought", "need", "needs", "shall", "might", "way", "whether"
 ))  # fmt: skip
+
+#: words in "-ing" that are no action a claim could be about ("Nothing should ...", "During ...")
+NOT_GERUNDS = frozenset(["nothing", "something", "anything", "everything", "during", "morning", "evening"])
 
 #: yes/no questions open with an auxiliary verb; others ("What should ...", "How ...") are open questions
 YES_NO_QUESTION = re.compile(
