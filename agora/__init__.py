@@ -8,7 +8,7 @@ and reports who dissented. ``import agora`` does not import torch.
 from __future__ import annotations
 
 from agora._version import __version__ as __version__
-from agora.aggregation import RULES, Ballot, aggregate, register_rule
+from agora.aggregation import RULES, Ballot, aggregate, register_rule, same_position
 from agora.backends import Backend, ChatMessage, Generation, GenerationRequest, ScriptedBackend
 from agora.errors import (
     AgoraError,
@@ -56,4 +56,5 @@ __all__ = [
     "register_rule",
     "resume",
     "resume_sync",
+    "same_position",
 ]

@@ -1,33 +1,36 @@
 """Merging proposals that give the same answer into one candidate, so a split vote does not decide the outcome.
 
-Two answers are the same candidate when
-
-1. their normalised forms are equal: lower case, punctuation and extra spaces removed, a leading filler such as
-   "I think" or "in my opinion" dropped; or
-2. they take the same side of a yes/no question: each is a bare "yes" or "no", or opens with one followed by a
-   punctuation mark ("No, because ..."), and the two agree; or
-3. for free text, both or neither are negated (an odd number of "not", "no", "never", ... once "n't" is spelled
-   out), and their content words overlap enough: the Jaccard similarity of their sets of content words (words
-   of three letters or more, minus a short list of stop words, with a plural "s" removed) is at least
-   ``threshold`` (0.7 by default).
+Two answers are the same candidate when they take the same position
+(:func:`agora.aggregation.claims.same_position`): the same side of a yes/no question, stated ("No, ...", "Probably
+not.") or as a verdict ("Public transport should not be free."), or, for answers that take no side, claims of the
+same polarity ("ban" reads as "not allow") with similar enough content words (``threshold``, 0.7 by default). The
+analysis groups answers into positions with the same rule, and the consensus early stop compares answers with it.
 
 Merging is greedy in agent order: each answer joins the first group whose representative it matches, and the
 representative (the first agent of the group) names the candidate. Ballots rank groups; the transcript records
-which agents each candidate stands for.
+which agents each candidate stands for. ``exact`` merging (canonical task answers) joins identical answers only.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_THRESHOLD = 0.7
+from agora.aggregation import claims
+from agora.aggregation.claims import DEFAULT_THRESHOLD, same_position
 
-_FILLER = re.compile(
-    r"^(?:i\s+(?:think|believe|would\s+say|would\s+argue)(?:\s+that)?|in\s+my\s+(?:opinion|view)|"
-    r"my\s+answer\s+is|the\s+answer\s+is)\s*[:,]?\s*"
-)
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Candidate",
+    "content_words",
+    "merge_answers",
+    "negated",
+    "normalise",
+    "same_answer",
+    "same_position",
+    "similarity",
+    "stance",
+]
 _STOP = frozenset(
     [
         "the",
@@ -98,20 +101,17 @@ _STOP = frozenset(
         "your",
     ]
 )
-_YES_NO = re.compile(r"^(yes|no)\b")
-
-
-_NEGATIONS = frozenset(["not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "cannot"])
 
 
 def normalise(answer: str) -> str:
-    text = re.sub(r"n['’]t\b", " not", answer.lower())  # "shouldn't" -> "should not"
-    text = re.sub(r"[^\w\s]", " ", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return _FILLER.sub("", text).strip()
+    """Lower case, contractions spelled out ("shouldn't" -> "should not"), punctuation and extra spaces removed, a
+    leading filler such as "I think" dropped."""
+    return claims.normalise(answer)
 
 
 def content_words(answer: str) -> frozenset[str]:
+    """The answer's words of three letters or more, minus stop words, with a plural "s" removed (the persona
+    fidelity metric's vocabulary; positions compare the words of :func:`agora.aggregation.claims.read`)."""
     words = set()
     for word in normalise(answer).split():
         if len(word) < 3 or word in _STOP:
@@ -120,18 +120,11 @@ def content_words(answer: str) -> frozenset[str]:
     return frozenset(words)
 
 
-_LEADING_STANCE = re.compile(r"^\W*(yes|no)\s*[,.;:!\-–—]", re.IGNORECASE)
-
-
 def stance(answer: str) -> str | None:
-    """'yes' or 'no' when the answer is just that (a few words at most) or opens with it and a punctuation mark
-    ("No, social media should not be banned"); else None ("No cars in the centre" takes no side)."""
-    text = normalise(answer)
-    match = _YES_NO.match(text)
-    if match and len(text.split()) <= 3:
-        return match.group(1)
-    leading = _LEADING_STANCE.match(answer)
-    return leading.group(1).lower() if leading else None
+    """'yes' or 'no' when the answer states that side in its first words ("No, social media should not be
+    banned", "Probably not."); else None ("No cars in the centre" takes no side)."""
+    side = claims.read(answer).side
+    return side if side in ("yes", "no") else None
 
 
 def similarity(a: str, b: str) -> float:
@@ -145,38 +138,17 @@ def similarity(a: str, b: str) -> float:
 
 
 def negated(answer: str) -> bool:
-    """Whether the answer says no: an odd number of negation words."""
-    return sum(word in _NEGATIONS for word in normalise(answer).split()) % 2 == 1
+    """Whether the answer says no: it states "no" ("No, it should not be free" says no once: the leading "no" and
+    the "not" agree), or, stating no side, its claim is negated, "ban" read as "not allow" and "not only ... but
+    also" negating nothing (:func:`agora.aggregation.claims.read`)."""
+    reading = claims.read(answer)
+    side = claims.side_of(reading, None)
+    return side == "no" if side is not None else reading.negated
 
 
-def same_answer(a: str, b: str, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    return _same(_Features.of(a), _Features.of(b), threshold)
-
-
-@dataclass(frozen=True)
-class _Features:
-    """What :func:`same_answer` compares, computed once per answer (merging n answers compares many pairs)."""
-
-    normalised: str
-    stance: str | None
-    negated: bool
-    words: frozenset[str]
-
-    @classmethod
-    def of(cls, answer: str) -> _Features:
-        return cls(normalise(answer), stance(answer), negated(answer), content_words(answer))
-
-
-def _same(a: _Features, b: _Features, threshold: float) -> bool:
-    if a.stance is not None or b.stance is not None:
-        return a.stance == b.stance and a.stance is not None
-    if a.negated != b.negated:  # "should ban" and "should not ban" share nearly every word
-        return False
-    if a.normalised == b.normalised:
-        return True
-    if not a.words or not b.words:
-        return False
-    return len(a.words & b.words) / len(a.words | b.words) >= threshold
+def same_answer(a: str, b: str, threshold: float = DEFAULT_THRESHOLD, *, question: str | None = None) -> bool:
+    """Whether two answers are one candidate: :func:`agora.aggregation.claims.same_position`."""
+    return same_position(a, b, question=question, threshold=threshold)
 
 
 @dataclass(frozen=True)
@@ -189,24 +161,30 @@ class Candidate:
 
 
 def merge_answers(
-    answers: Mapping[str, str], threshold: float = DEFAULT_THRESHOLD, *, exact: bool = False
+    answers: Mapping[str, str],
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    exact: bool = False,
+    question: str | None = None,
 ) -> list[Candidate]:
-    """Group ``agent -> answer`` (in the mapping's order) into candidates. ``exact``: only identical answers
-    merge (canonical answers, such as a task's ``A`` or ``-3``, that similarity must not join)."""
+    """Group ``agent -> answer`` (in the mapping's order) into candidates: answers that take the same position
+    (:func:`agora.aggregation.claims.same_position`, on ``question`` when given) merge. ``exact``: only identical
+    answers merge (canonical answers, such as a task's ``A`` or ``-3``, that similarity must not join)."""
     if exact:
         same: dict[str, list[str]] = {}
         for agent, answer in answers.items():
             same.setdefault(answer.strip(), []).append(agent)
         return [Candidate(g[0], answers[g[0]], tuple(g)) for g in same.values()]
+    asked = claims.read_question(question)
     groups: list[list[str]] = []
-    heads: list[_Features] = []  # the features of each group's first answer
+    heads: list[claims.Reading] = []  # the reading of each group's first answer
     for agent, answer in answers.items():
-        features = _Features.of(answer)
+        reading = claims.read(answer)
         for group, head in zip(groups, heads, strict=True):
-            if _same(head, features, threshold):
+            if claims.same_reading(head, reading, threshold, asked):
                 group.append(agent)
                 break
         else:
             groups.append([agent])
-            heads.append(features)
+            heads.append(reading)
     return [Candidate(g[0], answers[g[0]], tuple(g)) for g in groups]

@@ -4,8 +4,9 @@ A **stage** is a phase in which agents state answers (a proposal or a revision),
 ("round 1 · propose", "round 1 · revise", "round 2 · revise"), in the order the debate ran them. An agent's
 **answer at a stage** is the short answer of its latest successful proposal or revision up to and including that
 stage (carried forward when it failed or was silent; absent before it first answered). Answers are
-grouped into **positions** with the same rule the vote uses to merge candidates (:mod:`agora.aggregation.candidates`): two
-answers are one position when they say the same thing. Positions are named ``P1, P2, ...`` in the order they first
+grouped into **positions** with the rule the vote uses to merge candidates
+(:func:`agora.aggregation.claims.same_position`, on the debate's question): two answers are one position when they
+answer the question the same way, whatever their wording, hedges and reasons, so a flip is a change of position. Positions are named ``P1, P2, ...`` in the order they first
 appear (by round, then by agent order), and each keeps the first text that stated it.
 """
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agora.aggregation.candidates import DEFAULT_THRESHOLD, normalise, same_answer
+from agora.aggregation import claims
+from agora.aggregation.candidates import DEFAULT_THRESHOLD, normalise
 from agora.transcript import MessageEvent, Transcript
 
 #: the message kinds whose short answer states the agent's position
@@ -49,9 +51,13 @@ class Positions:
         return self.table[-1] if self.table else {}
 
 
-def group_answers(answers: Sequence[str], threshold: float | None = DEFAULT_THRESHOLD) -> list[int]:
-    """The position index of each answer: greedy, each answer joins the first earlier group whose first answer says
-    the same (``threshold`` None: only equal normalised forms match)."""
+def group_answers(
+    answers: Sequence[str], threshold: float | None = DEFAULT_THRESHOLD, *, question: str | None = None
+) -> list[int]:
+    """The position index of each answer: greedy, each answer joins the first earlier group whose first answer takes
+    the same position on ``question`` (:func:`agora.aggregation.claims.same_position`; ``threshold`` None: only
+    equal normalised forms match)."""
+    asked = claims.read_question(question)
     firsts: list[str] = []
     out = []
     for answer in answers:
@@ -59,7 +65,7 @@ def group_answers(answers: Sequence[str], threshold: float | None = DEFAULT_THRE
             same = (
                 normalise(first) == normalise(answer)
                 if threshold is None
-                else same_answer(first, answer, threshold)
+                else claims.same_reading(claims.read(first), claims.read(answer), threshold, asked)
             )
             if same:
                 out.append(i)
@@ -75,12 +81,15 @@ def build_positions(
     stages: Sequence[tuple[int, str]],
     answers: Mapping[tuple[int, str, str], str],
     threshold: float | None = DEFAULT_THRESHOLD,
+    *,
+    question: str | None = None,
 ) -> Positions:
-    """Positions from ``(round, phase, agent) -> answer`` (only where the agent stated one), ``stages`` in order."""
+    """Positions from ``(round, phase, agent) -> answer`` (only where the agent stated one), ``stages`` in order;
+    answers are compared as answers to ``question``."""
     extra = sorted({a for _, _, a in answers if a not in agents})
     agents = tuple(agents) + tuple(extra)
     keys = [(r, ph, a) for r, ph in stages for a in agents if (r, ph, a) in answers]
-    groups = group_answers([answers[k] for k in keys], threshold)
+    groups = group_answers([answers[k] for k in keys], threshold, question=question)
     ids = {k: f"P{g + 1}" for k, g in zip(keys, groups, strict=True)}
     texts: dict[str, str] = {}
     for k in keys:
@@ -120,4 +129,10 @@ def positions(transcript: Transcript) -> Positions:
             stages.append((m.round, m.phase))
         if m.ok and message_answer(m).strip():
             answers[(m.round, m.phase, m.agent)] = message_answer(m)
-    return build_positions(transcript.header.agents, stages, answers, merge_threshold(transcript))
+    return build_positions(
+        transcript.header.agents,
+        stages,
+        answers,
+        merge_threshold(transcript),
+        question=transcript.header.question,
+    )

@@ -124,6 +124,7 @@ class Engine(RunContext):
                     len(self.order),
                     self.spec.aggregation.merge_threshold,
                     exact=self.read_answer is not None,
+                    question=question,
                 )
             if stop is not None:
                 await self._stop_early(state, stop, done)

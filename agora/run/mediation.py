@@ -44,7 +44,7 @@ async def mediate(run: RunContext, state: RoundState) -> None:
     texts = {key: d.text for key, d in by_id.items()}
     agg = run.spec.aggregation
     merged = (
-        merge_answers(texts, agg.merge_threshold)
+        merge_answers(texts, agg.merge_threshold, question=state.question)
         if agg.merge
         else [Candidate(k, t, (k,)) for k, t in texts.items()]
     )

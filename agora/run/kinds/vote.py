@@ -58,7 +58,7 @@ class Vote(PhaseKind):
             raise ValueError("a protocol with mediation ends with the mediator's statement, not a vote phase")
 
     async def run(self, run: RunContext, state: RoundState, phase: PhaseSpec) -> bool:
-        merged = candidates(run, state.latest)
+        merged = candidates(run, state.latest, state.question)
         if not merged:
             raise DebateError("no agent has an answer to vote on")
         if phase.ballot in LETTER_BALLOTS and len(merged) > MAX_LETTER_CANDIDATES:
@@ -78,13 +78,14 @@ class Vote(PhaseKind):
         return False  # its outcome is in the transcript already
 
 
-def candidates(run: RunContext, latest: dict) -> list[Candidate]:
-    """Every agent's latest answer, with answers that say the same merged into one candidate."""
+def candidates(run: RunContext, latest: dict, question: str | None = None) -> list[Candidate]:
+    """Every agent's latest answer, with answers that take the same position on ``question`` merged into one
+    candidate."""
     answers = {n: latest[n].answer or latest[n].text[:200] for n in run.order if n in latest}
     agg = run.spec.aggregation
     if not agg.merge:
         return [Candidate(n, a, (n,)) for n, a in answers.items()]
-    return merge_answers(answers, agg.merge_threshold, exact=run.read_answer is not None)
+    return merge_answers(answers, agg.merge_threshold, exact=run.read_answer is not None, question=question)
 
 
 async def cast_ballots(
