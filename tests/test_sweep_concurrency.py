@@ -215,3 +215,28 @@ def test_cli_merge_and_shard_errors(tmp_path, capsys):
     # a shard's default output directory says which shard it is
     assert Sweep(spec, shard=(1, 3)).out.name == "tiny-shard-1-of-3"
     assert json.loads((out / "summary.json").read_text())
+
+
+REAL_SPEC = """
+name: real-tiny
+tasks:
+  - {task: boolq, n: 1}
+  - {task: arc-easy, n: 1}
+protocols:
+  - {protocol: single, pools: [alone]}
+  - {protocol: vote, pools: [trio]}
+pools:
+  trio: [{persona: empirica}, {persona: hygieia}, {persona: aequitas}]
+  alone: [{persona: empirica}]
+seeds: [0]
+"""
+
+
+@pytest.mark.slow
+def test_real_model_concurrent_rows_match_serial(tmp_path):
+    """Greedy decoding on the embedded model: batched with other items' agents, the rows are those of a serial run."""
+    spec = write_spec(tmp_path, REAL_SPEC)
+    serial = Sweep(spec, tmp_path / "serial").run(concurrency=1)
+    concurrent = Sweep(spec, tmp_path / "many").run(concurrency=4)
+    assert len(serial.rows) == 4 and all(r["status"] == "completed" for r in serial.rows)
+    assert without_timing(concurrent.rows) == without_timing(serial.rows)
