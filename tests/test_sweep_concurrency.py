@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -55,18 +56,26 @@ def test_that_many_runs_are_in_flight(tmp_path, monkeypatch, concurrency):
     assert flight["most"] == concurrency
 
 
-def test_concurrent_sweep_writes_the_rows_of_a_serial_one(tmp_path):
+def test_concurrent_sweep_writes_the_rows_of_a_serial_one(tmp_path, monkeypatch):
     spec = write_spec(tmp_path)
     serial_backend = ScriptedBackend(oracle({"hygieia"}))
     serial = run_experiment(spec, tmp_path / "serial", backend=serial_backend, concurrency=1)
-    # a delay lets the debates interleave; different delays per agent make them finish out of order
+    # the first run is held back, so the runs finish out of order and the file must be put back in order
+    started, finished = [], []
+    original = Sweep._run_one
+
+    async def first_last(self, config, item):
+        started.append((config.id, item.key))
+        if len(started) == 1:
+            await asyncio.sleep(0.3)
+        row = await original(self, config, item)
+        finished.append((config.id, item.key))
+        return row
+
+    monkeypatch.setattr(Sweep, "_run_one", first_last)
     concurrent_backend = ScriptedBackend(oracle({"hygieia"}), delay_s=0.002)
-    finished: list[str] = []
-    concurrent = run_experiment(
-        spec, tmp_path / "many", backend=concurrent_backend, concurrency=4, notify=finished.append
-    )
-    in_file_order = [f"{r['protocol']}" for r in concurrent.rows]
-    assert [line.split("] ")[1].split(" ")[0] for line in finished[1:]] != in_file_order  # out of order
+    concurrent = run_experiment(spec, tmp_path / "many", backend=concurrent_backend, concurrency=4)
+    assert finished != started and sorted(finished) == sorted(started)
     assert concurrent.ran == serial.ran == len(serial.rows) == 56
     serial_file = read_rows(tmp_path / "serial" / "results.jsonl")
     many_file = read_rows(tmp_path / "many" / "results.jsonl")
