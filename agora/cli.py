@@ -329,19 +329,34 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from agora.experiment.runner import Sweep
+    from agora.experiment.shards import parse_shard
     from agora.views.progress import SweepDisplay
 
-    sweep = Sweep(args.spec, args.out, items=args.items)
+    shard = parse_shard(args.shard) if args.shard else None
+    sweep = Sweep(args.spec, args.out, items=args.items, shard=shard)
     if args.quiet:
-        report = sweep.rescore() if args.rescore else sweep.run()
+        report = sweep.rescore() if args.rescore else sweep.run(concurrency=args.concurrency)
     else:
         with SweepDisplay(sys.stderr) as display:
-            report = sweep.rescore(display.notice) if args.rescore else sweep.run(display.notice, display)
+            if args.rescore:
+                report = sweep.rescore(display.notice)
+            else:
+                report = sweep.run(display.notice, display, concurrency=args.concurrency)
     print(report.table)
     print(
         f"\n{report.ran} runs now, {report.skipped} already done; results in {report.out}/results.jsonl "
         f"(and .csv), summary in {report.out}/summary.md"
     )
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from agora.experiment.runner import Sweep
+    from agora.experiment.shards import merge_shards
+
+    report = merge_shards(Sweep(args.spec, args.out, items=args.items), args.dirs)
+    print(report.table)
+    print(f"\nmerged {len(report.rows)} rows from {len(args.dirs)} shards into {report.out}/results.jsonl")
     return 0
 
 
@@ -441,7 +456,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run nothing: score the finished rows again from their transcripts and rewrite the summaries",
     )
+    exp.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="items' debates run at once, sharing the models' batches (default: 4; with local models "
+        "16 // the largest pool, between 1 and 8)",
+    )
+    exp.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (0 <= I < N): the rows whose id is I mod N; default output "
+        "experiments/NAME-shard-I-of-N; combine the shards with `agora merge`",
+    )
     exp.set_defaults(func=cmd_experiment)
+
+    merge = sub.add_parser(
+        "merge",
+        help="combine the output directories of a sweep's shards into the results of one run",
+        description="Check that the shard directories hold every row of the sweep exactly once (duplicates, "
+        "missing rows and rows of another sweep are errors that name them), then write the rows in the order "
+        "of a single run, copy the transcripts and rebuild the summaries in --out.",
+    )
+    merge.add_argument("spec", help="the experiment spec the shards ran")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="the shards' output directories")
+    merge.add_argument(
+        "--out", "-o", help="output directory, new or without results (default: experiments/NAME)"
+    )
+    merge.add_argument("--items", type=int, default=None, help="the --items the shards ran with, if any")
+    merge.set_defaults(func=cmd_merge)
 
     sub.add_parser("tasks", help="list the task sets").set_defaults(func=cmd_tasks)
 

@@ -4,10 +4,16 @@ A configuration is (protocol, graph, pool, seed); its id is a hash of everything
 (the protocol spec and its templates' text, the graph, the personas, the seed). A row's id hashes the configuration
 id with the item's identity, so a rerun of the same spec finds the rows it already wrote and skips them: killing a
 sweep loses at most the items in progress. Rows are appended to ``results.jsonl`` as each item finishes.
+
+Several items' debates run at once in one event loop (``concurrency``), so the agents of different items meet in a
+model's batches; when the sweep ends, ``results.jsonl`` is rewritten in the order a one-at-a-time run writes, so the
+rows do not depend on the concurrency. ``shard`` runs one deterministic share of the rows
+(:mod:`agora.experiment.shards`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -36,6 +42,7 @@ from agora.experiment.results import (
     score_transcript,
     write_csv,
 )
+from agora.experiment.shards import Shard, in_shard
 from agora.experiment.spec import load_spec
 from agora.run.debate import Debate
 from agora.tasks import TaskItem, extract, gold_value
@@ -108,12 +115,15 @@ class Sweep:
         *,
         items: int | None = None,
         backend: Backend | None = None,
+        shard: Shard | None = None,
     ):
         self.source = Path(spec_path)
+        self.shard = shard
         self.spec = load_spec(self.source)
         if items is not None and items < 1:
             raise ConfigError(f"--items must be at least 1, got {items}", field="--items")
-        self.out = Path(out) if out is not None else Path("experiments") / self.spec.name
+        default = self.spec.name + (f"-shard-{shard[0]}-of-{shard[1]}" if shard is not None else "")
+        self.out = Path(out) if out is not None else Path("experiments") / default
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError("the output path exists and is not a directory", source=self.out)
         self.configs = configurations(self.spec, self.source)
@@ -142,16 +152,43 @@ class Sweep:
             for config in self.configs:
                 yield config, item
 
-    def run(self, notify: Notify | None = None, progress: ProgressCallback | None = None) -> SweepReport:
-        """Run the runs not yet in ``results.jsonl``. ``notify`` gets a line before the first run and one per
-        finished run (with an ETA); ``progress`` the same moments as :class:`SweepProgress` notices."""
+    def default_concurrency(self) -> int:
+        """How many items' debates run at once by default. With a model in this process (a transformers
+        backend), enough debates that about 16 agents' requests can meet in one batch: 16 // the largest pool,
+        between 1 and 8 (small models' batches of 16 fit in a few GB). With other backends (scripted, an
+        endpoint, one given backend) 4, a small number that overlaps waiting without flooding a server."""
+        local = self.backend is None and any(
+            type(b).__module__.startswith("agora.backends.transformers") for b in self._backends.values()
+        )
+        if not local:
+            return 4
+        largest = max(len(c.personas) for c in self.configs)
+        return max(1, min(8, 16 // largest))
+
+    def my_jobs(self) -> list[tuple[Configuration, TaskItem]]:
+        """The runs of this sweep, or of its shard, in the order a one-at-a-time run does them."""
+        return [(c, i) for c, i in self.jobs() if in_shard(row_id(c.id, i), self.shard)]
+
+    def run(
+        self,
+        notify: Notify | None = None,
+        progress: ProgressCallback | None = None,
+        *,
+        concurrency: int | None = None,
+    ) -> SweepReport:
+        """Run the runs not yet in ``results.jsonl``, ``concurrency`` items' debates at once (default:
+        :meth:`default_concurrency`). ``notify`` gets a line before the first run and one per finished run (with an
+        ETA); ``progress`` the same moments as :class:`SweepProgress` notices."""
         notify = notify or (lambda line: None)
         progress = progress or (lambda p: None)
+        workers = self.default_concurrency() if concurrency is None else concurrency
+        if workers < 1:
+            raise ConfigError(f"--concurrency must be at least 1, got {workers}", field="--concurrency")
         self.out.mkdir(parents=True, exist_ok=True)
         results = self.out / RESULTS
         rows = read_rows(results)
         done = {r["row_id"] for r in rows}
-        jobs = list(self.jobs())
+        jobs = self.my_jobs()
         todo = [(c, i) for c, i in jobs if row_id(c.id, i) not in done]
         skipped = len(jobs) - len(todo)
         self._write_configurations()
@@ -161,22 +198,70 @@ class Sweep:
         )
         progress(SweepProgress(self.spec.name, skipped, len(jobs), skipped))
         start = time.perf_counter()
+        fresh: dict[int, dict[str, Any]] = {}
+
+        def finished(index: int, row: dict[str, Any]) -> None:
+            fresh[index] = row
+            config, item = todo[index]
+            k = len(fresh)
+            elapsed = time.perf_counter() - start
+            eta = elapsed / k * (len(todo) - k)
+            mark = "right" if row["correct"] else ("FAILED" if row["status"] != "completed" else "wrong")
+            notify(
+                f"[{skipped + k}/{len(jobs)}] {config.label} · {item.key}: {mark} "
+                f"({row['wall_s']:.1f} s) · ETA {_eta(eta)}"
+            )
+            progress(SweepProgress(self.spec.name, skipped + k, len(jobs), skipped, mark))
+
         with results.open("a", encoding="utf-8") as fh:
-            for k, (config, item) in enumerate(todo, start=1):
-                row = self._run_one(config, item)
-                append_row(fh, row)
-                rows.append(row)
-                elapsed = time.perf_counter() - start
-                eta = elapsed / k * (len(todo) - k)
-                mark = "right" if row["correct"] else ("FAILED" if row["status"] != "completed" else "wrong")
-                notify(
-                    f"[{skipped + k}/{len(jobs)}] {config.label} · {item.key}: {mark} "
-                    f"({row['wall_s']:.1f} s) · ETA {_eta(eta)}"
-                )
-                progress(SweepProgress(self.spec.name, skipped + k, len(jobs), skipped, mark))
+            asyncio.run(self._run_all(todo, workers, fh, finished))
+        if list(fresh) != sorted(fresh):  # finished out of order: write the file a one-at-a-time run writes
+            self._rewrite(results, rows + [fresh[k] for k in sorted(fresh)])
+        rows += [fresh[k] for k in sorted(fresh)]
         wanted = {row_id(c.id, i) for c, i in jobs}
         mine = [r for r in rows if r["row_id"] in wanted]
         return SweepReport(self.out, mine, len(todo), skipped, self._write_summaries(mine))
+
+    async def _run_all(
+        self,
+        todo: list[tuple[Configuration, TaskItem]],
+        workers: int,
+        fh: Any,
+        finished: Callable[[int, dict[str, Any]], None],
+    ) -> None:
+        """Every run of ``todo``, at most ``workers`` at once; each row is appended to ``fh`` as its run ends. An
+        error that is not a failed debate (those are rows) cancels the runs in flight and is raised."""
+        gate = asyncio.Semaphore(workers)
+
+        async def one(index: int) -> None:
+            async with gate:
+                row = await self._run_one(*todo[index])
+            append_row(fh, row)
+            finished(index, row)
+
+        tasks = [asyncio.create_task(one(k)) for k in range(len(todo))]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    def _rewrite(results: Path, rows: list[dict[str, Any]]) -> None:
+        """Replace ``results`` with ``rows`` in one step."""
+        tmp = results.with_name(f".{results.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                append_row(fh, row)
+        os.replace(tmp, results)
+
+    def write_merged(self, rows: list[dict[str, Any]]) -> SweepReport:
+        """Write merged shards' ``rows`` (already checked, in run order) as this sweep's results and summaries."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._write_configurations()
+        self._rewrite(self.out / RESULTS, rows)
+        return SweepReport(self.out, rows, 0, len(rows), self._write_summaries(rows))
 
     def rescore(self, notify: Notify | None = None) -> SweepReport:
         """Score the finished rows of this sweep again from their transcripts (after a change to answer reading
@@ -199,11 +284,7 @@ class Sweep:
             changed += any(row.get(k) != v for k, v in fresh.items())
             row.update(fresh)
             mine.append(row)
-        tmp = results.with_name(f".{results.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                append_row(fh, row)
-        os.replace(tmp, results)
+        self._rewrite(results, rows)
         notify(f"rescored {len(mine)} rows from their transcripts; {changed} changed")
         return SweepReport(self.out, mine, 0, len(mine), self._write_summaries(mine))
 
@@ -249,13 +330,13 @@ class Sweep:
         (self.out / "checks.json").write_text(json.dumps(found.records, indent=1) + "\n", encoding="utf-8")
         return found.markdown
 
-    def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
+    async def _run_one(self, config: Configuration, item: TaskItem) -> dict[str, Any]:
         rid = row_id(config.id, item)
         transcript = self.out / "transcripts" / config.id / f"{_safe(item.task)}-{_safe(item.id)}.jsonl"
         debate = self._debate(config)
         started = time.perf_counter()
         try:
-            result = debate.run_sync(item.prompt(), out=transcript, read_answer=_reader(item))
+            result = await debate.run(item.prompt(), out=transcript, read_answer=_reader(item))
             t = result.transcript
         except DebateError as exc:  # below quorum, for example: the row says so and the sweep goes on
             t = Transcript.load(transcript) if transcript.is_file() else Transcript()
@@ -337,7 +418,9 @@ def run_experiment(
     notify: Notify | None = None,
     rescore: bool = False,
     progress: ProgressCallback | None = None,
+    concurrency: int | None = None,
+    shard: Shard | None = None,
 ) -> SweepReport:
     """Run (or finish) the sweep a spec describes, or only score its finished rows again; see :class:`Sweep`."""
-    sweep = Sweep(spec_path, out, items=items, backend=backend)
-    return sweep.rescore(notify) if rescore else sweep.run(notify, progress)
+    sweep = Sweep(spec_path, out, items=items, backend=backend, shard=shard)
+    return sweep.rescore(notify) if rescore else sweep.run(notify, progress, concurrency=concurrency)
