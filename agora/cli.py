@@ -351,8 +351,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    from agora.experiment.merge import merge_shards
     from agora.experiment.runner import Sweep
-    from agora.experiment.shards import merge_shards
 
     report = merge_shards(Sweep(args.spec, args.out, items=args.items), args.dirs)
     print(report.table)

@@ -12,7 +12,8 @@ from agora import ScriptedBackend
 from agora.cli import main
 from agora.errors import ConfigError
 from agora.experiment import Sweep, read_rows, run_experiment
-from agora.experiment.shards import in_shard, merge_shards, parse_shard
+from agora.experiment.merge import merge_shards
+from agora.experiment.shards import in_shard, parse_shard
 from agora.transcript import Transcript
 
 
