@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from agora._version import __version__
 from agora.errors import AgoraError, DebateError, one_line
+from agora.files import check_out_path
 
 if TYPE_CHECKING:
     from agora.persona import Persona
@@ -38,51 +38,6 @@ class _Parser(argparse.ArgumentParser):
 def _default_out(protocol: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("transcripts") / f"{protocol}-{stamp}.jsonl"
-
-
-def check_out_path(out: Path) -> None:
-    """Refuse a transcript path that cannot be written, before any model loads.
-
-    Proved, not guessed from permission bits (which say yes to root everywhere, /proc included): an existing
-    ``out`` must be a regular file that opens for appending (nothing is written to it), and the nearest existing
-    folder on the way to it must take a new file: one is created there and removed at once.
-    """
-    if out.is_dir():
-        raise AgoraError("--out names a directory; give a file name", source=out, field="--out")
-    if out.exists() or out.is_symlink():
-        if not out.is_file():
-            raise AgoraError(
-                "cannot write the transcript: --out names something that is not a regular file",
-                source=out,
-                field="--out",
-            )
-        try:
-            with out.open("a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise AgoraError(
-                f"cannot write the transcript: {exc.strerror or exc}", source=out, field="--out"
-            ) from None
-    folder = out.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise AgoraError(
-            f"cannot create the transcript: {str(folder)!r} is a file, not a directory",
-            source=out,
-            field="--out",
-        )
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".agora-out-check-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise AgoraError(
-            f"cannot create the transcript: {str(folder)!r} is not writable ({exc.strerror or exc})",
-            source=out,
-            field="--out",
-        ) from None
-    os.close(handle)
-    with contextlib.suppress(OSError):
-        os.unlink(probe)
 
 
 def _progress(quiet: bool) -> DebateProgress | None:

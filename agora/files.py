@@ -5,8 +5,10 @@ off at the limit and refused. Every failure is one :class:`~agora.errors.ConfigE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from agora.errors import ConfigError
@@ -48,3 +50,48 @@ def read_bytes(path: Path, limit: int, kind: str) -> bytes:
             f"{noun(kind)} grew past the {limit:,} bytes allowed while it was read", source=path
         )
     return raw
+
+
+def check_out_path(out: Path) -> None:
+    """Refuse a transcript path that cannot be written, before any model loads.
+
+    Proved, not guessed from permission bits (which say yes to root everywhere, /proc included): an existing
+    ``out`` must be a regular file that opens for appending (nothing is written to it), and the nearest existing
+    folder on the way to it must take a new file: one is created there and removed at once.
+    """
+    if out.is_dir():
+        raise ConfigError("--out names a directory; give a file name", source=out, field="--out")
+    if out.exists() or out.is_symlink():
+        if not out.is_file():
+            raise ConfigError(
+                "cannot write the transcript: --out names something that is not a regular file",
+                source=out,
+                field="--out",
+            )
+        try:
+            with out.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the transcript: {exc.strerror or exc}", source=out, field="--out"
+            ) from None
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"cannot create the transcript: {str(folder)!r} is a file, not a directory",
+            source=out,
+            field="--out",
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".agora-out-check-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the transcript: {str(folder)!r} is not writable ({exc.strerror or exc})",
+            source=out,
+            field="--out",
+        ) from None
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)

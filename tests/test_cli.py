@@ -254,6 +254,7 @@ def test_out_is_proved_writable_before_anything_loads(capsys, tmp_path, monkeypa
     """The --out pre-check creates (and removes) a file beside the transcript, so a folder that refuses new files is
     refused up front whatever its permission bits say (they say yes to root everywhere)."""
     import agora.cli
+    import agora.files
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -264,7 +265,7 @@ def test_out_is_proved_writable_before_anything_loads(capsys, tmp_path, monkeypa
         yaml.safe_dump({"name": "alpha", "values": {"fairness": 1.0}, "description": "You are alpha."})
     )
     out = tmp_path / "out" / "t.jsonl"
-    monkeypatch.setattr(agora.cli.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(agora.files.tempfile, "mkstemp", refuse)
     line = run_error(capsys, tmp_path, ["run", "-q", QUESTION, "--personas", str(cards), "--out", str(out)])
     assert str(out) in line and "field '--out'" in line and "is not writable (Permission denied)" in line
     monkeypatch.undo()
